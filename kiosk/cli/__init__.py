@@ -1,0 +1,69 @@
+"""``osago-kiosk``: the kiosk's command line.
+
+Subcommands live in their own modules, each exposing ``register(cli: Commands) -> None``. Modules
+are named here as strings and imported with importlib so the kiosk core has no static dependency on
+device packages (they are optional at run time and forbidden to ``kiosk`` by the layering contract).
+Handlers return the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+Handler = Callable[[argparse.Namespace], int]
+
+# Order is the order of `osago-kiosk --help`.
+COMMAND_MODULES: tuple[str, ...] = ("kiosk.cli.quote",)
+
+
+class Commands:
+    """Registry handed to each command module: top-level commands and `simulate <device>`."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+        self._simulators: argparse._SubParsersAction[argparse.ArgumentParser] | None = None
+
+    def command(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+        """Add a top-level command; returns its parser for arguments."""
+        parser = self._sub.add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    def simulator(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+        """Add `osago-kiosk simulate <name>`; returns its parser for arguments."""
+        if self._simulators is None:
+            sim = self._sub.add_parser("simulate", help="run a device simulator", description="device simulators")
+            self._simulators = sim.add_subparsers(dest="device", metavar="DEVICE", required=True)
+        parser = self._simulators.add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler)
+        return parser
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The full argument parser with every command module registered."""
+    parser = argparse.ArgumentParser(prog="osago-kiosk", description="Киоск ОСАГО — команды обслуживания")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (repeat for debug)")
+    commands = Commands(parser)
+    for name in modules:
+        importlib.import_module(name).register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `osago-kiosk` console script."""
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

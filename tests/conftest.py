@@ -1,0 +1,45 @@
+"""Shared test fixtures: repository paths, the artifacts directory, the --device-url option."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device-url",
+        default=None,
+        help="run a device contract suite against real hardware at this URL (e.g. zvt:///dev/ttyUSB0)",
+    )
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository checkout."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def config_dir() -> Path:
+    """The shipped configuration directory (default config, tariff tables, base rates)."""
+    return REPO / "config"
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests keep what a person should look at (screenshots, printer renders); not committed."""
+    path = Path(os.environ.get("OSAGO_ARTIFACTS", REPO / "artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def device_url(request: pytest.FixtureRequest) -> str | None:
+    """The --device-url given on the command line, if any."""
+    value: str | None = request.config.getoption("--device-url")
+    return value
