@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import sys
 from collections.abc import Callable, Sequence
 
 Handler = Callable[[argparse.Namespace], int]
@@ -47,6 +46,12 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     """The full argument parser with every command module registered."""
     parser = argparse.ArgumentParser(prog="osago-kiosk", description="Киоск ОСАГО — команды обслуживания")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (repeat for debug)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="kiosk configuration (default: $OSAGO_KIOSK_CONFIG or config/kiosk.toml)",
+    )
     commands = Commands(parser)
     for name in modules:
         importlib.import_module(name).register(commands)
@@ -63,7 +68,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
