@@ -103,22 +103,22 @@ def tariff_category(vehicle: Mapping[str, Any], owner: OwnerType, purpose: str) 
             return "B_TAXI"
         return "B_LEGAL" if owner is OwnerType.LEGAL_ENTITY else "B_IND"
     if letter == "C":
-        if "max_mass_kg" not in vehicle:
-            raise FieldError("Для грузового ТС укажите разрешённую максимальную массу, кг", "vehicle.max_mass_kg")
-        mass = parse_decimal(vehicle["max_mass_kg"], "vehicle.max_mass_kg", "масса")
-        if mass <= 0:
-            raise FieldError("Масса должна быть больше нуля", "vehicle.max_mass_kg")
+        mass = _required_positive(vehicle, "max_mass_kg", "разрешённую максимальную массу грузового ТС, кг")
         return "C_GT16" if mass > _HEAVY_TRUCK_KG else "C_LE16"
     if letter == "D":
         if purpose == "regular_passenger":
             return "D_ROUTE"
-        if "seats" not in vehicle:
-            raise FieldError("Для автобуса укажите число пассажирских мест", "vehicle.seats")
-        seats = _int(vehicle["seats"], "vehicle.seats", "число мест")
-        if seats <= 0:
-            raise FieldError("Число мест должно быть больше нуля", "vehicle.seats")
+        seats = _required_positive(vehicle, "seats", "число пассажирских мест автобуса")
         return "D_GT16" if seats > _LARGE_BUS_SEATS else "D_LE16"
     return letter
+
+
+def _required_positive(vehicle: Mapping[str, Any], key: str, what: str) -> Decimal:
+    """A vehicle figure that refines the tariff category (truck mass, bus seats)."""
+    value = _positive(vehicle.get(key), f"vehicle.{key}", what)
+    if value is None:
+        raise FieldError(f"Укажите {what}", f"vehicle.{key}")
+    return value
 
 
 def parse_request(doc: Mapping[str, Any]) -> QuoteRequest:
