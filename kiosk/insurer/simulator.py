@@ -1,0 +1,177 @@
+"""An in-process insurer: КБМ answers from a small dataset, policy numbers from a range, persistent.
+
+State is an append-only JSON-lines file (fsynced per line), replayed at start, so a kiosk that crashes
+after registering a policy gets the same number back when it repeats the call with the same key — as
+the real insurer's idempotent API would answer. Faults can be switched on for tests and demos.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import tomllib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk.insurer.port import (
+    ApplicationReceipt,
+    GatewayRejectedError,
+    GatewayUnavailableError,
+    KbmAnswer,
+    KbmQuery,
+    PolicyContract,
+    RegisteredPolicy,
+)
+
+__all__ = ["FAULTS", "InsurerSimulator", "SimulatorDataset"]
+
+#: Faults a test can switch on: the whole insurer down, or one operation failing.
+FAULTS = frozenset({"unavailable", "register", "register_reject", "cancel", "kbm", "application"})
+
+
+@dataclass(frozen=True)
+class SimulatorDataset:
+    """What the simulated insurance database knows."""
+
+    series: str
+    first_number: int
+    start_class: str
+    classes: dict[str, str]
+    offices: tuple[dict[str, str], ...]
+
+    @classmethod
+    def load(cls, path: str | Path) -> SimulatorDataset:
+        """Read the dataset file (``config/insurer_simulator.toml``)."""
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        if doc.get("schema") != 1:
+            raise ValueError(f"{path}: expected schema = 1")
+        return cls(
+            series=str(doc["series"]),
+            first_number=int(doc["first_number"]),
+            start_class=str(doc["start_class"]),
+            classes={str(p["document"]): str(p["kbm_class"]) for p in doc.get("people", [])},
+            offices=tuple({k: str(v) for k, v in office.items()} for office in doc.get("offices", [])),
+        )
+
+
+@dataclass
+class InsurerSimulator:
+    """The simulated insurer (thread-safe)."""
+
+    dataset: SimulatorDataset
+    state_file: Path | None = None
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    faults: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[str, dict[str, Any]] = {}
+        self._next_number = self.dataset.first_number
+        self.cancelled: set[tuple[str, str]] = set()
+        if self.state_file is not None and self.state_file.exists():
+            for line in self.state_file.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    self._apply(json.loads(line))
+
+    # -- state -----------------------------------------------------------------------------------
+    def _apply(self, record: dict[str, Any]) -> None:
+        self._by_key[record["key"]] = record
+        if record["op"] == "register":
+            self._next_number = max(self._next_number, int(record["number"]) + 1)
+        elif record["op"] == "cancel":
+            self.cancelled.add((record["series"], record["number"]))
+
+    def _record(self, record: dict[str, Any]) -> None:
+        if self.state_file is not None:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.state_file.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+        self._apply(record)
+
+    def _check(self, operation: str) -> None:
+        if "unavailable" in self.faults:
+            raise GatewayUnavailableError("insurer unreachable (simulated)")
+        if operation in self.faults:
+            raise GatewayUnavailableError(f"insurer failed to {operation} (simulated)")
+
+    @property
+    def registered(self) -> list[dict[str, Any]]:
+        """Every registration, in order (for reconciliation in tests)."""
+        return [r for r in self._by_key.values() if r["op"] == "register"]
+
+    # -- the port --------------------------------------------------------------------------------
+    def available(self) -> bool:
+        """False while the "unavailable" fault is on."""
+        return "unavailable" not in self.faults
+
+    def kbm_lookup(self, queries: Sequence[KbmQuery], on: dt.date) -> list[KbmAnswer]:
+        """Classes from the dataset; unknown people get the start class."""
+        self._check("kbm")
+        answers = []
+        for query in queries:
+            found = query.document in self.dataset.classes
+            kbm_class = self.dataset.classes.get(query.document, self.dataset.start_class)
+            answers.append(KbmAnswer(kbm_class, f"SIM-{uuid.uuid4().hex[:12]}", found))
+        return answers
+
+    def register_policy(self, contract: PolicyContract, *, idempotency_key: str) -> RegisteredPolicy:
+        """A new number from the range, or the same one for a repeated key."""
+        with self._lock:
+            earlier = self._by_key.get(idempotency_key)
+            if earlier is not None:
+                return RegisteredPolicy(earlier["series"], earlier["number"], dt.datetime.fromisoformat(earlier["at"]))
+            self._check("register")
+            if "register_reject" in self.faults:
+                raise GatewayRejectedError("данные не прошли проверку в АИС ОСАГО (simulated)")
+            record = {
+                "op": "register",
+                "key": idempotency_key,
+                "sale_id": contract.sale_id,
+                "series": self.dataset.series,
+                "number": f"{self._next_number:010d}",
+                "premium": str(contract.premium),
+                "at": self.clock().isoformat(),
+            }
+            self._record(record)
+            return RegisteredPolicy(record["series"], record["number"], dt.datetime.fromisoformat(record["at"]))
+
+    def cancel_policy(self, series: str, number: str, *, reason: str, idempotency_key: str) -> None:
+        """Annul a policy (idempotent)."""
+        with self._lock:
+            if idempotency_key in self._by_key:
+                return
+            self._check("cancel")
+            if not any(r["series"] == series and r["number"] == number for r in self.registered):
+                raise GatewayRejectedError(f"no such policy {series} {number}")
+            self._record(
+                {"op": "cancel", "key": idempotency_key, "series": series, "number": number, "reason": reason,
+                 "at": self.clock().isoformat()}
+            )  # fmt: skip
+
+    def submit_application(
+        self, sale_id: str, data: dict[str, Any], *, office: str, idempotency_key: str
+    ) -> ApplicationReceipt:
+        """Accept an application (number from the insurer)."""
+        with self._lock:
+            earlier = self._by_key.get(idempotency_key)
+            if earlier is not None:
+                return ApplicationReceipt(earlier["number"], "в обработке", earlier["office"])
+            self._check("application")
+            count = sum(1 for r in self._by_key.values() if r["op"] == "application") + 1
+            record = {
+                "op": "application",
+                "key": idempotency_key,
+                "sale_id": sale_id,
+                "number": f"З-{self.clock():%y%m%d}-{count:05d}",
+                "office": office,
+                "at": self.clock().isoformat(),
+            }
+            self._record(record)
+            return ApplicationReceipt(record["number"], "в обработке", office)
