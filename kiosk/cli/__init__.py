@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 Handler = Callable[[argparse.Namespace], int]
 
 # Order is the order of `osago-kiosk --help`.
-COMMAND_MODULES: tuple[str, ...] = ("kiosk.cli.quote",)
+COMMAND_MODULES: tuple[str, ...] = ("kiosk.cli.quote", "kiosk.cli.printer")
 
 
 class Commands:
@@ -36,7 +36,9 @@ class Commands:
     def simulator(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
         """Add `osago-kiosk simulate <name>`; returns its parser for arguments."""
         if self._simulators is None:
-            sim = self._sub.add_parser("simulate", help="run a device simulator", description="device simulators")
+            sim = self._sub.add_parser(
+                "simulate", help="run a device simulator", description="device simulators"
+            )
             self._simulators = sim.add_subparsers(dest="device", metavar="DEVICE", required=True)
         parser = self._simulators.add_parser(name, help=help, description=help)
         parser.set_defaults(handler=handler)
@@ -53,9 +55,9 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `osago-kiosk` console script."""
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, modules: Sequence[str] = COMMAND_MODULES) -> int:
+    """Entry point of the `osago-kiosk` console script (``modules``: tests may register a subset)."""
+    args = build_parser(modules).parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler: Handler = args.handler

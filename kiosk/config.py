@@ -1,0 +1,1 @@
+"""Kiosk configuration (placeholder so the layering contract resolves until the config issue lands)."""

@@ -1,0 +1,1 @@
+"""Validation of customer input (placeholder until the quote issue lands)."""
