@@ -55,7 +55,7 @@ QR_QUIET_MODULES = 4
 
 # Spaces that must not become line breaks: inside numbers ("100 000", "8 800 100-00-00"), after "№",
 # and before a currency word.
-KEEP_TOGETHER = re.compile(r"(?<=\d) (?=\d)|(?<=№) | (?=руб\.)")
+KEEP_TOGETHER = re.compile(r"(?<=\d) (?=\d)|(?<=№) | (?=руб\.)| (?=г\.р\.)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,7 +218,7 @@ class Tokenizer:
             return Command(f"{prefix} 0x{buf[1]:02x}", buf[:2], known=False), 2
         name, sizer = entry
         size = sizer(buf)
-        if size is None:
+        if size is None or size > len(buf):  # the command's data has not all arrived yet
             return None, 0
         if name == "GS (":  # name the function: GS ( k (2-D codes), GS ( L (graphics)...
             name = f"GS ( {chr(buf[2])}"

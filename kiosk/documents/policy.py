@@ -120,6 +120,11 @@ def check_url(base: str, series: str, number: str) -> str:
     return f"{base}?number={quote(series + number, safe='')}"
 
 
+def _insurer_details(insurer: InsurerInfo) -> str:
+    licence = f"Лицензия Банка России {insurer.licence}" if insurer.licence else ""
+    return ", ".join(part for part in (licence, insurer.phone, insurer.website) if part)
+
+
 def policy_document(
     data: PolicyPrintData, check_url_base: str, template: Mapping[str, Any] | None = None
 ) -> Document:
@@ -133,6 +138,7 @@ def policy_document(
         Text(t["subtitle"], align=Align.CENTER),
         Title(t["number_line"].format(series=data.series, number=data.number), large=False),
         Text(data.insurer.name, align=Align.CENTER),
+        Text(_insurer_details(data.insurer), align=Align.CENTER, small=True),
         *section(t["period_heading"]),
         Text(t["period"].format(start=moment_ru(data.period_start), end=end_moment_ru(data.period_end))),
         Text(t["usage_heading"] + ": " + ("" if data.usage_periods else t["usage_whole_term"])),

@@ -41,6 +41,12 @@ def ruler(columns: int) -> str:
     return "".join(str((i + 1) % 10) for i in range(columns))
 
 
+def _halves(text: str) -> tuple[str, str]:
+    """Two lines that fit even 58 mm paper (the alphabet has 33 letters, the paper 32 columns)."""
+    middle = (len(text) + 1) // 2
+    return text[:middle], text[middle:]
+
+
 def testpage_document(data: TestPageData) -> Document:
     """The test page as a layout."""
     p = data.profile
@@ -57,7 +63,7 @@ def testpage_document(data: TestPageData) -> Document:
         *section("Профиль"),
         KeyValue("Профиль", p.name),
         Text(p.description),
-        KeyValue("Адрес", data.printer_url),
+        Text("Адрес: " + data.printer_url),
         KeyValue("Бумага", f"{p.paper_mm} мм, {p.width_dots} точек, {p.dpi} dpi"),
         KeyValue("Колонок (шрифт A / B)", f"{p.columns} / {p.columns_small}"),
         KeyValue("Кодовая страница", f"{p.code_page} (ESC t {p.code_page_number})"),
@@ -66,8 +72,8 @@ def testpage_document(data: TestPageData) -> Document:
         *section("Состояние"),
         *status_lines,
         *section("Кодовая страница"),
-        Text(ALPHABET_UPPER),
-        Text(ALPHABET_LOWER),
+        *(Text(half) for half in _halves(ALPHABET_UPPER)),
+        *(Text(half) for half in _halves(ALPHABET_LOWER)),
         Text(SIGNS),
         Text(ruler(p.columns)),
         Text(ruler(p.columns_small), small=True),
