@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from drivers.printer.layout import QR, Align, Block, Cut, Document, KeyValue, Text, Title
+from drivers.printer.layout import QR, Align, Block, Cut, Document, Feed, KeyValue, Text, Title
 from kiosk.documents.common import InsurerInfo, bullets, section
 from kiosk.documents.text import date_ru, load_template, local, rub
 
@@ -88,6 +88,7 @@ def letter_document(data: LetterPrintData, template: Mapping[str, Any] | None = 
         ),
         *section(t["bring_heading"]),
         *bullets(t["bring"]),
+        Feed(),
         Text(t["not_insured"], bold=True),
         QR(data.application_number, caption=t["qr_caption"].format(number=data.application_number)),
         Text(data.insurer.phone, align=Align.CENTER, small=True),
