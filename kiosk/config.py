@@ -1,1 +1,0 @@
-"""Kiosk configuration (placeholder so the layering contract resolves until the config issue lands)."""

@@ -1,1 +1,0 @@
-"""Premium calculation from the official tariff tables (placeholder until the quote issue lands)."""

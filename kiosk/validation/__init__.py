@@ -1,1 +1,0 @@
-"""Validation of customer input (placeholder until the quote issue lands)."""
