@@ -45,9 +45,7 @@ def raster_page(document: Document, profile: PrinterProfile) -> Image.Image:
             blocks.append(("line", op))
             height += LINE_HEIGHT * (2 if op.large else 1)
         elif isinstance(op, Code) and isinstance(op.block, QR):
-            qr = qrcode.QRCode(
-                border=1, box_size=op.module, error_correction=qrcode.constants.ERROR_CORRECT_M
-            )
+            qr = qrcode.QRCode(border=1, box_size=op.module, error_correction=qrcode.constants.ERROR_CORRECT_M)
             qr.add_data(op.block.data)
             image = qr.make_image().get_image().convert("1")
             blocks.append(("image", image))

@@ -136,9 +136,7 @@ def parse_url(url: str) -> PrinterURL:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in BACKENDS:
-        raise PrinterURLError(
-            f"{url}: unknown printer URL scheme {scheme!r}; use one of {', '.join(BACKENDS)}"
-        )
+        raise PrinterURLError(f"{url}: unknown printer URL scheme {scheme!r}; use one of {', '.join(BACKENDS)}")
     params = parse_qs(parts.query, keep_blank_values=True, strict_parsing=False)
     if scheme == "escpos+usb":  # VID:PID looks like host:port but the "port" is hex
         parsed = PrinterURL(scheme, parts.netloc, None, "", params, url)

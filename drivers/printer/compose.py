@@ -160,7 +160,7 @@ def _aligned(line: Line, profile: PrinterProfile) -> str:
             return line.text
 
 
-def _block(block: Block, profile: PrinterProfile) -> Iterator[Op]:  # noqa: PLR0912 - a case per block type
+def _block(block: Block, profile: PrinterProfile) -> Iterator[Op]:
     cols = profile.columns
     match block:
         case Title(text=text, large=large, align=align):
@@ -187,9 +187,7 @@ def _block(block: Block, profile: PrinterProfile) -> Iterator[Op]:  # noqa: PLR0
                 raise LayoutError(f"QR of {modules} modules does not fit {profile.width_dots} dots")
             yield Code(block, module=min(module, fit))
             if caption:
-                yield from (
-                    Line(t, align=Align.CENTER, small=True) for t in wrap(caption, profile.columns_small)
-                )
+                yield from (Line(t, align=Align.CENTER, small=True) for t in wrap(caption, profile.columns_small))
         case Barcode():
             if len(block.data) > cols:
                 raise LayoutError(f"barcode {block.data!r} is too long for {cols} columns")

@@ -133,7 +133,7 @@ class PrinterModel:
     def blocked(self) -> bool:
         return bool(self.faults & BLOCKING_FAULTS)
 
-    def dle_eot(self, n: int) -> bytes:  # noqa: PLR0911 - one return per DLE EOT n, like the manual
+    def dle_eot(self, n: int) -> bytes:
         """The reply to DLE EOT n from the current state (b"" = no reply)."""
         if "no-reply" in self.faults:
             return b""

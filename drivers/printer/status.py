@@ -230,9 +230,7 @@ class StatusReader:
         report = parse_dle_eot(replies)
         if self._extended == "custom" and replies.get(1):
             report = report.merged(
-                parse_custom_status(
-                    self._query(DLE_EOT + bytes([CUSTOM_FULL_STATUS]), CUSTOM_FULL_STATUS_LEN)
-                )
+                parse_custom_status(self._query(DLE_EOT + bytes([CUSTOM_FULL_STATUS]), CUSTOM_FULL_STATUS_LEN))
             )
         return report
 

@@ -42,9 +42,7 @@ def register(cli: Commands) -> None:
     print_ = actions.add_parser("print", help="print a document (exit 0 printed, 1 failed)")
     print_.add_argument("kind", choices=SAMPLE_KINDS)
     print_.add_argument("--sample", action="store_true", required=True, help="use the built-in sample data")
-    print_.add_argument(
-        "--check-url-base", default=SAMPLE_CHECK_URL_BASE, help="base of the policy check URL"
-    )
+    print_.add_argument("--check-url-base", default=SAMPLE_CHECK_URL_BASE, help="base of the policy check URL")
     print_.add_argument("--force", action="store_true", help="send even when the pre-check says not ready")
     print_.add_argument("--json", action="store_true", help="print the result as JSON")
     print_.set_defaults(handler=_print)
@@ -57,16 +55,10 @@ def register(cli: Commands) -> None:
 
     sim = cli.simulator("printer", "ESC/POS printer simulator on a loopback TCP port", _simulate)
     sim.add_argument("--port", type=int, default=9100, help="printer port on 127.0.0.1 (0 = any free port)")
-    sim.add_argument(
-        "--control-port", type=int, default=None, help="control port for run-time faults (0 = any)"
-    )
+    sim.add_argument("--control-port", type=int, default=None, help="control port for run-time faults (0 = any)")
     sim.add_argument("--fault", action="append", default=[], help="start with a fault (repeatable)")
-    sim.add_argument(
-        "--jobs", type=Path, default=None, help="append-only JSON-lines journal of finished jobs"
-    )
-    sim.add_argument(
-        "--profile", default="epson-80", help=f"printer profile: {', '.join(available_profiles())}"
-    )
+    sim.add_argument("--jobs", type=Path, default=None, help="append-only JSON-lines journal of finished jobs")
+    sim.add_argument("--profile", default="epson-80", help=f"printer profile: {', '.join(available_profiles())}")
     sim.add_argument("--paper-lines", type=int, default=None, help="paper left, in lines (default endless)")
 
 

@@ -125,9 +125,7 @@ def _insurer_details(insurer: InsurerInfo) -> str:
     return ", ".join(part for part in (licence, insurer.phone, insurer.website) if part)
 
 
-def policy_document(
-    data: PolicyPrintData, check_url_base: str, template: Mapping[str, Any] | None = None
-) -> Document:
+def policy_document(data: PolicyPrintData, check_url_base: str, template: Mapping[str, Any] | None = None) -> Document:
     """The policy copy as a layout: every field of section 1.6 that applies to an e-policy."""
     t = template or load_template("policy")
     v, d = t["vehicle"], t["drivers"]
@@ -174,9 +172,7 @@ def policy_document(
             Column(d["licence"], weight=2),
             Column(d["kbm_class"], align=Align.RIGHT),
         )
-        rows = tuple(
-            (str(i), p.full_name, p.licence, p.kbm_class) for i, p in enumerate(data.drivers, start=1)
-        )
+        rows = tuple((str(i), p.full_name, p.licence, p.kbm_class) for i, p in enumerate(data.drivers, start=1))
         blocks.append(Table(columns, rows))
     blocks += [
         *section(t["sum_insured_heading"]),

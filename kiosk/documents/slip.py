@@ -9,9 +9,7 @@ from drivers.printer.layout import Align, Block, Cut, Document, Preformatted, Se
 SLIP_TITLE = "Чек терминала оплаты"
 
 
-def slip_document(
-    lines: Sequence[str], *, title: str | None = SLIP_TITLE, copy_label: str | None = None
-) -> Document:
+def slip_document(lines: Sequence[str], *, title: str | None = SLIP_TITLE, copy_label: str | None = None) -> Document:
     """The terminal's lines, as it sent them (spacing kept; long lines continue on the next line)."""
     blocks: list[Block] = []
     if title:

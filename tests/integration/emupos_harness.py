@@ -101,9 +101,7 @@ class Emupos:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    "emupos exited: " + (self.workdir / "emupos.log").read_text(errors="replace")
-                )
+                raise RuntimeError("emupos exited: " + (self.workdir / "emupos.log").read_text(errors="replace"))
             with contextlib.suppress(OSError):
                 self._get("/health")
                 return self

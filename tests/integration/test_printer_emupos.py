@@ -47,9 +47,7 @@ def printed(emupos: Emupos, artifacts_dir: Path) -> dict[tuple[str, str], dict[s
         printer = open_printer(device.url)
         try:
             for kind in SAMPLE_KINDS:
-                document = sample_document(
-                    kind, printer.profile, status=printer.status(), printer_url=device.url
-                )
+                document = sample_document(kind, printer.profile, status=printer.status(), printer_url=device.url)
                 if printer.profile.extended_status == "custom":
                     # emupos does not answer Custom's DLE EOT 20 (escpos report, 3.1): send the
                     # formatter's bytes directly and check the rendering only.

@@ -67,9 +67,7 @@ def test_status_over_tcp_reflects_each_injected_fault(
     assert report.codes == codes
 
 
-def test_a_printed_policy_is_journalled_with_its_text_qr_and_exact_bytes(
-    sim: SimulatedPrinter, tmp_path: Path
-) -> None:
+def test_a_printed_policy_is_journalled_with_its_text_qr_and_exact_bytes(sim: SimulatedPrinter, tmp_path: Path) -> None:
     document = sample_document("policy", sim.profile)
     result = sim.print_document(document)
     assert result.ok and result.sent

@@ -90,9 +90,7 @@ def test_preformatted_lines_keep_their_spacing_and_continue_when_too_long() -> N
 
 def test_the_qr_module_shrinks_to_fit_narrow_paper() -> None:
     url = "https://osago.example.ru/check?number=%D0%A5%D0%A5%D0%A50123456789"
-    (code,) = [
-        op for op in compose(Document.of("t", [QR(url, module=16)]), CLONE) if not isinstance(op, Line)
-    ]
+    (code,) = [op for op in compose(Document.of("t", [QR(url, module=16)]), CLONE) if not isinstance(op, Line)]
     modules = qr_modules(url)
     assert code.module * modules <= CLONE.width_dots
 

@@ -81,9 +81,7 @@ def test_the_report_serialises_to_json_with_codes_and_russian_texts() -> None:
 @given(st.dictionaries(st.integers(1, 4), st.one_of(st.none(), st.binary(max_size=3))))
 def test_ready_only_when_all_four_replies_are_well_formed_and_clear(raw: dict[int, bytes | None]) -> None:
     report = parse_dle_eot(raw)
-    all_valid = all(
-        (r := raw.get(n)) is not None and len(r) == 1 and is_dle_eot_reply(r[0]) for n in (1, 2, 3, 4)
-    )
+    all_valid = all((r := raw.get(n)) is not None and len(r) == 1 and is_dle_eot_reply(r[0]) for n in (1, 2, 3, 4))
     if report.ready:
         assert all_valid
     if not all_valid:

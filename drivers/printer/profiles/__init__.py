@@ -50,9 +50,7 @@ class PrinterProfile:
         if not 0 <= self.code_page_number <= 255:
             raise ProfileError(f"{self.name}: code page number {self.code_page_number} is not a byte")
         if self.code_page not in KNOWN_CODE_PAGES:
-            raise ProfileError(
-                f"{self.name}: code page {self.code_page} is not one of {sorted(KNOWN_CODE_PAGES)}"
-            )
+            raise ProfileError(f"{self.name}: code page {self.code_page} is not one of {sorted(KNOWN_CODE_PAGES)}")
         if not 16 <= self.columns <= self.columns_small <= 96:
             raise ProfileError(f"{self.name}: columns {self.columns}/{self.columns_small} are implausible")
         if self.width_dots < self.columns * 8:
@@ -87,9 +85,7 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> PrinterProfile:
     else:
         resource = resources.files(__name__) / f"{name_or_path}.toml"
         if not resource.is_file():
-            raise ProfileError(
-                f"unknown printer profile {name_or_path!r}; known: {', '.join(available_profiles())}"
-            )
+            raise ProfileError(f"unknown printer profile {name_or_path!r}; known: {', '.join(available_profiles())}")
         text = resource.read_text(encoding="utf-8")
     try:
         return profile_from_mapping(tomllib.loads(text))
