@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 Handler = Callable[[argparse.Namespace], int]
 
 # Order is the order of `osago-kiosk --help`.
-COMMAND_MODULES: tuple[str, ...] = ("kiosk.cli.quote",)
+COMMAND_MODULES: tuple[str, ...] = ("kiosk.cli.quote", "kiosk.cli.printer")
 
 
 class Commands:
@@ -58,9 +58,9 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `osago-kiosk` console script."""
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, modules: Sequence[str] = COMMAND_MODULES) -> int:
+    """Entry point of the `osago-kiosk` console script (``modules``: tests may register a subset)."""
+    args = build_parser(modules).parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler: Handler = args.handler
