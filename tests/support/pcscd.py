@@ -121,6 +121,8 @@ class PcscdService:
     def start(self) -> None:
         """Start our pcscd and wait until vpcd listens."""
         command = [self._pcscd, "--foreground"]
+        if os.environ.get("OSAGO_PCSCD_DEBUG"):
+            command += ["--debug", "--apdu"]
         if self.isolated:
             command = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', *command]
         log = open(self._log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop()

@@ -17,6 +17,7 @@ import ctypes
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,18 +25,16 @@ from types import TracebackType
 
 from drivers.cardreader.vpcd import VpcdCard, serve_card
 
-__all__ = ["VirtualCard", "VpcdEndpoint", "listening_ports"]
+__all__ = ["VirtualCard", "VpcdEndpoint", "listening_ports", "tcp_sockets"]
 
 CLONE_NEWNET = 0x40000000
+_LISTEN = "0A"
 LOOPBACK = "127.0.0.1"
 
 
-def listening_ports(pid: int | None = None) -> set[int]:
-    """TCP ports in LISTEN state in the network namespace of ``pid`` (default: ours), from /proc.
-
-    This is how we wait for vpcd: connecting to probe it would insert a card.
-    """
-    ports: set[int] = set()
+def tcp_sockets(pid: int | None = None) -> list[tuple[int, str]]:
+    """(local port, state code) of every TCP socket in the network namespace of ``pid`` (default: ours)."""
+    found: list[tuple[int, str]] = []
     for table in ("tcp", "tcp6"):
         path = f"/proc/{pid}/net/{table}" if pid else f"/proc/net/{table}"
         try:
@@ -44,9 +43,17 @@ def listening_ports(pid: int | None = None) -> set[int]:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) > 3 and fields[3] == "0A":
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+            if len(fields) > 3:
+                found.append((int(fields[1].rsplit(":", 1)[1], 16), fields[3]))
+    return found
+
+
+def listening_ports(pid: int | None = None) -> set[int]:
+    """TCP ports in LISTEN state in the network namespace of ``pid``, read from /proc.
+
+    This is how we wait for vpcd: connecting to probe it would insert a card.
+    """
+    return {port for port, state in tcp_sockets(pid) if state == _LISTEN}
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ class VirtualCard:
         self._endpoint = endpoint
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._endpoint_used: VpcdEndpoint | None = None
 
     @property
     def inserted(self) -> bool:
@@ -120,11 +128,16 @@ class VirtualCard:
             sock.close()
             raise
         self._sock = sock
+        self._endpoint_used = endpoint
         self._thread = threading.Thread(target=serve_card, args=(sock, self.card), name="virtual-card", daemon=True)
         self._thread.start()
 
-    def remove(self) -> None:
-        """Pull the card: close the connection."""
+    def remove(self, *, timeout: float = 5.0) -> None:
+        """Pull the card: close the connection, then wait until vpcd has noticed (closed its end).
+
+        Without the wait, a card inserted at once would be taken by pcscd for the old card still
+        present (vpcd accepts the new connection in the same presence poll), and no event fires.
+        """
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -133,6 +146,17 @@ class VirtualCard:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._endpoint_used is not None:
+            endpoint, self._endpoint_used = self._endpoint_used, None
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self._vpcd_still_connected(endpoint):
+                time.sleep(0.02)
+
+    @staticmethod
+    def _vpcd_still_connected(endpoint: VpcdEndpoint) -> bool:
+        if endpoint.netns_pid is not None and not Path(f"/proc/{endpoint.netns_pid}").exists():
+            return False
+        return any(port == endpoint.port and state != _LISTEN for port, state in tcp_sockets(endpoint.netns_pid))
 
     def __enter__(self) -> VirtualCard:
         self.insert()
