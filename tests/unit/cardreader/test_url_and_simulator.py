@@ -51,7 +51,9 @@ def test_invalid_urls_say_why(url: str, message: str) -> None:
         parse_url(url)
 
 
-@pytest.mark.parametrize(("url", "message"), [("pcsc://?poll=100", "between"), ("pcsc://?allow_virtual=maybe", "yes/no")])
+@pytest.mark.parametrize(
+    ("url", "message"), [("pcsc://?poll=100", "between"), ("pcsc://?allow_virtual=maybe", "yes/no")]
+)
 def test_bad_option_values_are_refused_when_opening(url: str, message: str) -> None:
     with pytest.raises(ReaderURLError, match=message):
         open_reader(url)
