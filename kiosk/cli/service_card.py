@@ -86,14 +86,19 @@ def _card_key(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from drivers.cardreader import CardReaderError
     from kiosk import bootstrap
-    from kiosk.config import load_settings
-    from kiosk.service_access import AccessState, Phase
+    from kiosk.config import ConfigError, load_settings
+    from kiosk.service_access import AccessState, KeyFileError, Phase
 
-    settings = load_settings(args.config)
     states: queue.Queue[AccessState] = queue.Queue()
     audit: list[dict[str, object]] = []
-    mode = bootstrap.service_mode(settings, on_change=states.put, audit=lambda event: audit.append(event.as_dict()))
+    try:
+        settings = load_settings(args.config)
+        mode = bootstrap.service_mode(settings, on_change=states.put, audit=lambda event: audit.append(event.as_dict()))
+    except (ConfigError, KeyFileError, CardReaderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"insert a service card into {settings.cardreader.url} ...", file=sys.stderr)
     mode.start()
     try:
@@ -107,18 +112,15 @@ def _check(args: argparse.Namespace) -> int:
         if state.phase is Phase.AWAITING_PIN:
             mode.enter_pin(_read_pin(args.stdin, confirm=False))
         state = mode.state
-        print(
-            json.dumps(
-                {
-                    "result": state.phase.value,
-                    "card_id": state.card_id,
-                    "reason": state.reason,
-                    "attempts_left": state.attempts_left,
-                    "audit": audit,
-                },
-                default=str,
-            )
-        )
-        return 0 if state.is_open else 1
     finally:
+        # Stopping closes an open session, so its closing is in the audit printed below.
         mode.stop()
+    verdict = {
+        "result": state.phase.value,
+        "card_id": state.card_id,
+        "reason": state.reason,
+        "attempts_left": state.attempts_left,
+        "audit": audit,
+    }
+    print(json.dumps(verdict, default=str))
+    return 0 if state.is_open else 1

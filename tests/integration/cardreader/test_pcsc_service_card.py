@@ -282,3 +282,32 @@ def test_virtual_readers_are_ignored_unless_configured(pcscd: PcscdService) -> N
     assert events == []
     assert pcscd.reader_name in status.ignored
     assert not status.ok and "no card reader connected" in status.problems()[0]
+
+
+def test_service_card_check_opens_with_the_configured_card_and_pin(
+    pcscd: PcscdService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import json
+
+    from kiosk.cli import main
+
+    key_file = tmp_path / "service-card.key"
+    key_file.write_text(MASTER_KEY.hex() + "\n")
+    key_file.chmod(0o600)
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        f'[data]\ndir = "state"\n[cardreader]\nurl = "pcsc://?reader={quote(pcscd.reader_name)}&poll=0.2"\n'
+        f'[service_card]\nmaster_key_file = "service-card.key"\n'
+        f'[[service_card.cards]]\nid = "{CARD_ID}"\npin = "{PIN_HASH}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(PIN + "\n"))
+
+    with genuine_card(pcscd):
+        code = main(["--config", str(config), "service-card", "check", "--stdin", "--timeout", "10"])
+
+    verdict = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (verdict["result"], verdict["card_id"]) == ("open", CARD_ID)
+    assert [event["kind"] for event in verdict["audit"]] == ["session_opened", "session_closed"]
