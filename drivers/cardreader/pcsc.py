@@ -243,9 +243,9 @@ class PcscReader:
                 self._context = context
                 self._contexts += 1
                 self._service = True
+            delay = self._backoff[0]
             try:
                 self._watch(context)
-                delay = self._backoff[0]
             except _ContextLostError as exc:
                 self._note_error(str(exc))
                 log.warning("PC/SC context lost (%s); re-establishing", exc)
