@@ -10,13 +10,16 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from drivers.cardreader import parse_url, validate_card_id
+from kiosk.service_access import PinHash
 
 __all__ = ["DEFAULT_CONFIG", "ConfigError", "KioskSettings", "load_settings"]
 
@@ -61,6 +64,59 @@ class DataSection(_Section):
     dir: Path = Path("../var")
 
 
+class CardReaderSection(_Section):
+    """The service card reader, by URL (grammar in ``drivers.cardreader``)."""
+
+    url: str = "sim://cardreader"
+
+    @field_validator("url")
+    @classmethod
+    def _known_url(cls, value: str) -> str:
+        parse_url(value)
+        return value
+
+
+class ServiceCard(_Section):
+    """One technician's card: its id and the salted hash of its PIN (never the PIN)."""
+
+    id: str
+    pin: str
+    enabled: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _card_id(cls, value: str) -> str:
+        return validate_card_id(value)
+
+    @field_validator("pin")
+    @classmethod
+    def _pin_hash(cls, value: str) -> str:
+        PinHash.parse(value)
+        return value
+
+
+class ServiceCardSection(_Section):
+    """Technician access: the master key file, the PIN policy and the cards."""
+
+    #: 64 hex digits, mode 0600; per-card keys are derived from it (relative to this file's directory)
+    master_key_file: Path = Path("../var/service-card.key")
+    #: wrong PIN counts and lockouts (relative to the data directory)
+    attempts_file: Path = Path("service-attempts.json")
+    pin_attempts: int = Field(default=5, ge=1, le=20)
+    lockout_minutes: float = Field(default=30, gt=0, le=7 * 24 * 60)
+    idle_minutes: float = Field(default=10, gt=0, le=24 * 60)
+    cards: tuple[ServiceCard, ...] = ()
+
+    @field_validator("cards")
+    @classmethod
+    def _unique(cls, value: tuple[ServiceCard, ...]) -> tuple[ServiceCard, ...]:
+        ids = [card.id for card in value]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"service card ids listed twice: {', '.join(duplicates)}")
+        return value
+
+
 class KioskSettings(BaseSettings):
     """The whole kiosk configuration."""
 
@@ -69,6 +125,8 @@ class KioskSettings(BaseSettings):
     kiosk: KioskSection = KioskSection()
     tariffs: TariffSection = TariffSection()
     data: DataSection = DataSection()
+    cardreader: CardReaderSection = CardReaderSection()
+    service_card: ServiceCardSection = ServiceCardSection()
     #: the file this configuration was read from (relative paths are resolved against its directory)
     source: Path = DEFAULT_CONFIG
 
@@ -80,6 +138,10 @@ class KioskSettings(BaseSettings):
     def path(self, value: Path) -> Path:
         """A configured path made absolute against the configuration file's directory."""
         return value if value.is_absolute() else (self.source.parent / value).resolve()
+
+    def data_path(self, value: Path) -> Path:
+        """A configured path made absolute against the data directory."""
+        return value if value.is_absolute() else self.path(self.data.dir) / value
 
 
 def load_settings(path: str | Path | None = None) -> KioskSettings:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 Handler = Callable[[argparse.Namespace], int]
 
 # Order is the order of `osago-kiosk --help`.
-COMMAND_MODULES: tuple[str, ...] = ("kiosk.cli.quote", "kiosk.cli.printer")
+COMMAND_MODULES: tuple[str, ...] = ("kiosk.cli.quote", "kiosk.cli.printer", "kiosk.cli.service_card")
 
 
 class Commands:

@@ -48,3 +48,51 @@ def test_invalid_config_is_a_config_error(tmp_path: Path, text: str) -> None:
 def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_service_cards_are_read_from_the_config(tmp_path: Path) -> None:
+    from kiosk.service_access import PinHash
+
+    pin_hash = str(PinHash.create("4826", log2_n=10))
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        '[cardreader]\nurl = "pcsc://?reader=ACS"\n'
+        f'[service_card]\npin_attempts = 3\n[[service_card.cards]]\nid = "TECH-0042"\npin = "{pin_hash}"\n',
+        encoding="utf-8",
+    )
+
+    settings = load_settings(config)
+
+    assert settings.cardreader.url == "pcsc://?reader=ACS"
+    assert [(c.id, c.pin, c.enabled) for c in settings.service_card.cards] == [("TECH-0042", pin_hash, True)]
+    assert settings.data_path(settings.service_card.attempts_file) == tmp_path.parent / "var/service-attempts.json"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[cardreader]\nurl = "nfc://"\n', "scheme"),
+        ('[[service_card.cards]]\nid = "tech 1"\npin = "x"\n', "service card id"),
+        ('[[service_card.cards]]\nid = "TECH-1"\npin = "4826"\n', "PIN hash"),
+        ("[service_card]\npin_attempts = 0\n", "pin_attempts"),
+    ],
+    ids=["url", "card-id", "plain-pin", "attempts"],
+)
+def test_bad_service_card_settings_are_config_errors(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "kiosk.toml"
+    config.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config)
+
+
+def test_a_card_listed_twice_is_a_config_error(tmp_path: Path) -> None:
+    from kiosk.service_access import PinHash
+
+    pin_hash = str(PinHash.create("4826", log2_n=10))
+    card = f'[[service_card.cards]]\nid = "TECH-1"\npin = "{pin_hash}"\n'
+    config = tmp_path / "kiosk.toml"
+    config.write_text(card + card, encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="listed twice"):
+        load_settings(config)

@@ -1,0 +1,1 @@
+"""Test doubles and fixtures shared by several test packages (never installed on a kiosk)."""
