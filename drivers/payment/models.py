@@ -25,13 +25,12 @@ def validate_amount(amount: object, maximum: Decimal = MAX_AMOUNT) -> Decimal:
         raise InvalidAmountError(f"not an amount: {amount!r}") from exc
     if not value.is_finite():
         raise InvalidAmountError(f"not an amount: {amount!r}")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and value != value.quantize(Decimal("0.01")):
-        raise InvalidAmountError(f"more than two decimals: {amount!r}")
     if value <= 0:
         raise InvalidAmountError(f"amount must be positive: {amount!r}")
     if value > maximum:
         raise InvalidAmountError(f"amount above the maximum {maximum}: {amount!r}")
+    if value != value.quantize(Decimal("0.01")):  # safe: the value is bounded by now
+        raise InvalidAmountError(f"more than two decimals: {amount!r}")
     return value.quantize(Decimal("0.01"))
 
 
