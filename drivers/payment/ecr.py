@@ -184,10 +184,9 @@ class ZvtTerminal:
         """
         t4 = self.timing.t4
         deadline = time.monotonic() + t4
-        abort_sent = False
         while True:
-            if self._abort.is_set() and not abort_sent:
-                abort_sent = True
+            if self._abort.is_set():
+                self._abort.clear()  # one request per call of abort()
                 log.info("sending abort request 06 B0")
                 self._link.send(m.abort_request())
             raw = self._receive(min(POLL, max(deadline - time.monotonic(), 0.0)))

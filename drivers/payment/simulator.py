@@ -221,6 +221,7 @@ class TerminalSimulator:
         self.control = control
         self._control_mtime = 0.0
         self.drop_armed = False
+        self.abort_requested = False
         self.t3 = 5.0
 
     # --- run-time control ----------------------------------------------------------------------------
@@ -294,14 +295,17 @@ class TerminalSimulator:
             if self.state.pending is not None and apdu[:1] != b"\x80" and apdu[:1] != b"\x84":
                 # A new command instead of the goods answer: the ECR lost the dialogue.
                 self._reverse_pending("no_ack")
+            self.abort_requested = False
             try:
                 self.handle(link, apdu)
             except _HangupError:
                 raise LinkClosedError("hang-up during a dialogue") from None
+            except LinkClosedError:
+                raise
             except TransportError as exc:
-                if isinstance(exc, LinkClosedError):
-                    raise
                 log.warning("dialogue failed: %s", exc)
+            except Exception:  # one broken dialogue must not take the terminal down
+                log.exception("dialogue crashed")
 
     def handle(self, link: Link, raw: bytes) -> None:
         try:
@@ -347,7 +351,8 @@ class TerminalSimulator:
                 return answer
             if answer[:2] == bytes(m.ABORT_ECR):
                 link.send(m.POSITIVE)
-                raise _AbortedError
+                self.abort_requested = True  # acted on at the next point where work can stop
+                continue
             log.info("ignoring %s while waiting for an answer", answer[:2].hex(" "))
 
     def _status(self, link: Link, code: int, texts: Sequence[str] = ()) -> None:
@@ -356,11 +361,17 @@ class TerminalSimulator:
     def _think(self, link: Link, seconds: float) -> None:
         """Work for a while, listening for the ECR's abort request."""
         deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0:
+        while True:
+            if self.abort_requested:
+                self.abort_requested = False
+                raise _AbortedError
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
             apdu = link.receive(remaining)
             if apdu is not None and apdu[:2] == bytes(m.ABORT_ECR):
                 link.send(m.POSITIVE)
-                raise _AbortedError
+                self.abort_requested = True
 
     def _print(self, link: Link, lines: Sequence[str]) -> None:
         if self.settings.print_mode == "blocks":
@@ -499,12 +510,9 @@ class TerminalSimulator:
         while True:
             try:
                 answer = self._send(link, m.status_information(payment), timeout=timeout)
-            except (LinkClosedError, _AbortedError) as exc:
-                if isinstance(exc, _AbortedError):
-                    answer = m.negative(0x6C)
-                else:
-                    # The ECR vanished: keep the deadline; the reversal happens when it expires.
-                    raise _HangupError from exc
+            except LinkClosedError as exc:
+                # The ECR vanished: keep the deadline; the reversal happens when it expires.
+                raise _HangupError from exc
             except TransportError:
                 answer = None  # our 04 0F was never acknowledged: the ECR is gone
             if answer is None:
@@ -570,7 +578,7 @@ class TerminalSimulator:
                 link, self._receipt("REVERSAL", entry.amount, entry.trace, entry.receipt_no, "REVERSED")
             )
             self._finish(link, False, 0x6C)
-        except (TerminalError, _AbortedError):
+        except TerminalError:
             if not best_effort:
                 raise
 
@@ -748,8 +756,8 @@ class TerminalSimulator:
 # --- servers ---------------------------------------------------------------------------------------------
 
 
-class _StopError(Exception):
-    pass
+class _StopError(BaseException):
+    """SIGTERM: a BaseException so no dialogue's error handling can swallow it."""
 
 
 def _on_term(signum: int, frame: FrameType | None) -> None:

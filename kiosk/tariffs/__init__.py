@@ -1,1 +1,1 @@
-"""Tariffs: the official coefficient tables and the premium calculation (placeholder until its issue lands)."""
+"""Tariffs: official coefficient tables and the premium (placeholder until its issue lands)."""
