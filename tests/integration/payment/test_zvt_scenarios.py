@@ -300,3 +300,14 @@ def test_the_ledger_survives_a_simulator_restart_and_numbering_continues(start_s
         terminal.confirm_goods(second)
     assert int(second.receipt_no or 0) == int(first.receipt_no or 0) + 1
     assert second_sim.fates() == {first.receipt_no: "committed", second.receipt_no: "committed"}
+
+
+def test_a_sim_url_starts_the_simulator_as_a_child_and_close_stops_it(tmp_path: object) -> None:
+    terminal = open_terminal(f"sim://terminal?think=0.1&ledger={tmp_path}/l.jsonl&goods_timeout=10")
+    assert isinstance(terminal, ZvtTerminal)
+    child = terminal._on_close.__self__  # type: ignore[union-attr]
+    assert child.proc.poll() is None and child.address.startswith("/dev/pts/")
+    auth = terminal.authorise(Decimal("3.00"))
+    terminal.confirm_goods(auth)
+    terminal.close()
+    assert child.proc.poll() is not None
