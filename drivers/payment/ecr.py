@@ -408,7 +408,13 @@ class ZvtTerminal:
         """Runs in the background thread while the terminal waits for the goods decision."""
         auth, lines = wait.auth, list(wait.lines)
         asks = 0
-        base = {f: getattr(auth, f) for f in _CARRIED}
+
+        def end(fate: Fate, outcome: Outcome, code: int | None, text: str) -> Completion:
+            approved = fate is Fate.COMMITTED
+            return Completion(
+                approved, outcome, code, text, **auth.carried(), receipt_lines=tuple(lines), fate=fate
+            )
+
         while True:
             try:
                 answer = wait.decisions.get(timeout=self.goods.hold)
@@ -428,30 +434,13 @@ class ZvtTerminal:
                     ex = self._dialogue(_Exchange(info=ex.info))
                     lines += ex.lines
                 code = ex.info.result_code if ex.info else ex.end_code
-                return Completion(
-                    False,
-                    Outcome.REVERSED,
-                    code,
-                    "terminal reversed: goods wait exceeded",
-                    **base,
-                    receipt_lines=tuple(lines),
-                    fate=Fate.REVERSED,
-                )
+                return end(Fate.REVERSED, Outcome.REVERSED, code, "terminal reversed: goods wait exceeded")
             committing = answer == m.POSITIVE
             try:
                 self._link.send(answer)
             except TransportError as exc:
                 # Did the terminal get our answer? If it did not, it reverses after its timeout.
-                fate = Fate.UNKNOWN
-                return Completion(
-                    False,
-                    Outcome.FAULT,
-                    None,
-                    f"answer not acknowledged: {exc}",
-                    **base,
-                    receipt_lines=tuple(lines),
-                    fate=fate,
-                )
+                return end(Fate.UNKNOWN, Outcome.FAULT, None, f"answer not acknowledged: {exc}")
             ex = _Exchange()
             try:
                 self._dialogue(ex)
@@ -460,45 +449,13 @@ class ZvtTerminal:
                 if committing:
                     # The acknowledged 04 0F is the commit point (spec §2.2.8): the payment stands.
                     log.warning("completion after commit failed (%s): payment stands", exc)
-                    return Completion(
-                        True,
-                        Outcome.APPROVED,
-                        0,
-                        "committed; completion not received",
-                        **base,
-                        receipt_lines=tuple(lines),
-                        fate=Fate.COMMITTED,
-                    )
-                return Completion(
-                    False,
-                    Outcome.FAULT,
-                    None,
-                    f"refused; no confirmation: {exc}",
-                    **base,
-                    receipt_lines=tuple(lines),
-                    fate=Fate.UNKNOWN,
-                )
+                    return end(Fate.COMMITTED, Outcome.APPROVED, 0, "committed; completion not received")
+                return end(Fate.UNKNOWN, Outcome.FAULT, None, f"refused; no confirmation: {exc}")
             lines += ex.lines
             if committing:
-                return Completion(
-                    True,
-                    Outcome.APPROVED,
-                    0,
-                    "payment committed",
-                    **base,
-                    receipt_lines=tuple(lines),
-                    fate=Fate.COMMITTED,
-                )
+                return end(Fate.COMMITTED, Outcome.APPROVED, 0, "payment committed")
             code = ex.end_code if ex.end == "abort" else (ex.info.result_code if ex.info else None)
-            return Completion(
-                False,
-                Outcome.REVERSED,
-                code,
-                "goods refused: terminal reversed",
-                **base,
-                receipt_lines=tuple(lines),
-                fate=Fate.REVERSED,
-            )
+            return end(Fate.REVERSED, Outcome.REVERSED, code, "goods refused: terminal reversed")
 
     def _goods_finished(self, wait: _GoodsWait, completion: Completion) -> None:
         self._finished[wait.auth.dialogue] = completion
@@ -528,7 +485,11 @@ class ZvtTerminal:
         finally:
             self._end()
 
-    def _transaction(self, apdu: bytes, fate_ok: Fate, amount: Decimal | None = None) -> TransactionResult:
+    def _transaction(
+        self, what: str, apdu: bytes, fate_ok: Fate, amount: Decimal | None = None
+    ) -> TransactionResult:
+        """Run a reversal/refund-style command to its end, as one transaction."""
+        self._begin(what)
         accepted = False
         try:
             self._ensure_registered()
@@ -542,6 +503,8 @@ class ZvtTerminal:
             outcome = Outcome.TIMEOUT if _is_timeout(exc) else Outcome.FAULT
             fate = Fate.UNKNOWN if accepted else Fate.DECLINED
             return failed(outcome, f"{type(exc).__name__}: {exc}", amount=amount, fate=fate)
+        finally:
+            self._end()
         result = self._result(ex, TransactionResult, fate_ok)
         if not result.approved:
             result = replace(result, fate=Fate.DECLINED)
@@ -551,22 +514,15 @@ class ZvtTerminal:
         """Reversal 06 30 of a payment by its receipt number; ``fate`` REVERSED when done."""
         if not (receipt_no.isdigit() and len(receipt_no) <= 4):
             raise ValueError("receipt number is up to four digits")
-        self._begin("reverse")
-        try:
-            return self._transaction(m.reversal(self.password, receipt_no.rjust(4, "0")), Fate.REVERSED)
-        finally:
-            self._end()
+        return self._transaction(
+            "reverse", m.reversal(self.password, receipt_no.rjust(4, "0")), Fate.REVERSED
+        )
 
     def refund(self, amount: Decimal) -> TransactionResult:
         """Refund 06 31 of an amount to a card the customer presents; ``fate`` REFUNDED when done."""
         value = validate_amount(amount, self.max_amount)
-        self._begin("refund")
-        try:
-            return self._transaction(
-                m.refund(self.password, to_minor_units(value), self.currency), Fate.REFUNDED, value
-            )
-        finally:
-            self._end()
+        apdu = m.refund(self.password, to_minor_units(value), self.currency)
+        return self._transaction("refund", apdu, Fate.REFUNDED, value)
 
     def end_of_day(self) -> Totals:
         """End-of-Day 06 50: closes the batch; totals per card type and overall."""
@@ -653,18 +609,6 @@ class ZvtTerminal:
         self.close()
 
 
-_CARRIED = (
-    "amount",
-    "receipt_no",
-    "trace",
-    "masked_pan",
-    "auth_code",
-    "terminal_id",
-    "card_type",
-    "timestamp",
-)
-
-
 def _is_timeout(exc: TerminalError) -> bool:
     return isinstance(exc, TerminalTimeoutError) or (
         isinstance(exc, TransportError) and not isinstance(exc, LinkClosedError | ProtocolError)
@@ -689,7 +633,7 @@ class _GoodsWait:
             self.completion = self.terminal._goods_dialogue(self)
         except Exception as exc:  # the line died mid-wait: the terminal reverses on its own
             log.warning("goods wait failed: %s", exc)
-            base = {f: getattr(self.auth, f) for f in _CARRIED}
+            base = self.auth.carried()
             self.completion = Completion(
                 False,
                 Outcome.FAULT,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from drivers.payment.codes import Outcome, result_code
 from drivers.payment.errors import InvalidAmountError
@@ -50,6 +50,18 @@ class Fate(StrEnum):
     UNKNOWN = "unknown"  # the line failed at the commit point: ask the terminal (repeat_receipt)
 
 
+CARRIED_FIELDS: Final = (
+    "amount",
+    "receipt_no",
+    "trace",
+    "masked_pan",
+    "auth_code",
+    "terminal_id",
+    "card_type",
+    "timestamp",
+)
+
+
 @dataclass(frozen=True)
 class TransactionResult:
     """One transaction as the terminal reported it. ``masked_pan`` is only ever masked."""
@@ -69,6 +81,10 @@ class TransactionResult:
     receipt_lines: tuple[str, ...] = ()
     fate: Fate = Fate.UNKNOWN
     original_trace: str | None = None
+
+    def carried(self) -> dict[str, Any]:
+        """The fields that identify the transaction, for results that follow it (a Completion)."""
+        return {name: getattr(self, name) for name in CARRIED_FIELDS}
 
     def to_json(self) -> dict[str, object]:
         """The technician CLI's JSON shape (amount as a string, codes as two hex digits)."""

@@ -167,14 +167,7 @@ class RecordingTerminal:
             result_text={Fate.COMMITTED: "payment committed", Fate.REVERSED: "terminal reversed"}.get(
                 fate, "unknown"
             ),
-            amount=auth.amount,
-            receipt_no=auth.receipt_no,
-            trace=auth.trace,
-            masked_pan=auth.masked_pan,
-            auth_code=auth.auth_code,
-            terminal_id=auth.terminal_id,
-            card_type=auth.card_type,
-            timestamp=auth.timestamp,
+            **auth.carried(),
             receipt_lines=auth.receipt_lines,
             fate=fate,
         )

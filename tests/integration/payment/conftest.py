@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from drivers.payment.ledger import LedgerEntry, final_states, read_ledger
+from drivers.payment.sim import SimulatorProcess
 
 
 class Simulator:
@@ -23,10 +23,8 @@ class Simulator:
         argv = [sys.executable, "-m", "drivers.payment.simulator", "--ledger", str(self.ledger)]
         argv += ["--control", str(self.control), *args]
         argv += ["--tcp", "127.0.0.1:0"] if tcp else ["--pty"]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        self.address = self.proc.stdout.readline().strip()
-        assert self.address, "simulator did not announce where it listens"
+        self.process = SimulatorProcess(argv)  # the same launcher sim:// uses
+        self.address = self.process.address
 
     @property
     def url(self) -> str:
@@ -52,18 +50,10 @@ class Simulator:
             time.sleep(0.1)
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.process.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self.process.stop()
 
 
 @pytest.fixture
