@@ -1,1 +1,0 @@
-"""Kiosk configuration (placeholder until its issue lands; the layering contract names it)."""

@@ -1,1 +1,0 @@
-"""Tariffs: official coefficient tables and the premium (placeholder until its issue lands)."""

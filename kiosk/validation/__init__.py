@@ -1,1 +1,0 @@
-"""Validation of customer input (placeholder until its issue lands)."""
