@@ -31,9 +31,7 @@ from drivers.payment.ecr import ZvtTerminal
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--think", type=float, default=0.5, help="simulator think time (s)")
     parser.add_argument("--baudrate", type=int, default=9600)
     parser.add_argument("--runs", type=int, default=3)

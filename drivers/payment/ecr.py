@@ -171,11 +171,9 @@ class ZvtTerminal:
             if m.is_positive(answer):
                 return
             code = answer[1]
-            raise TerminalRefusedError(
-                f"terminal refused {apdu[:2].hex(' ')}: {code:02X} {outcome_of(code)[1]}", code
-            )
+            raise TerminalRefusedError(f"terminal refused {apdu[:2].hex(' ')}: {code:02X} {outcome_of(code)[1]}", code)
 
-    def _dialogue(  # noqa: PLR0912 - one branch per terminal message type
+    def _dialogue(
         self, ex: _Exchange, *, stop_at_info: bool = False, on_status: StatusCallback | None = None
     ) -> _Exchange:
         """Serve the terminal's messages until Completion/Abort (or an unanswered 04 0F if asked).
@@ -247,9 +245,7 @@ class ZvtTerminal:
         except Exception:  # a screen callback must never break the payment dialogue
             log.exception("on_status callback failed")
 
-    def _result(
-        self, ex: _Exchange, cls: type[TransactionResult], fate: Fate, **kw: object
-    ) -> TransactionResult:
+    def _result(self, ex: _Exchange, cls: type[TransactionResult], fate: Fate, **kw: object) -> TransactionResult:
         info = ex.info
         code = info.result_code if info is not None and info.result_code is not None else ex.end_code
         if code is None and ex.end == "completion":
@@ -315,9 +311,7 @@ class ZvtTerminal:
                 return TerminalStatus(False, f"terminal answered abort {ex.end_code}", ex.end_code)
             enquiry = m.decode_enquiry_completion(ex.end_data)
             if enquiry.terminal_status is None:
-                return TerminalStatus(
-                    False, "terminal status missing", software_version=enquiry.software_version
-                )
+                return TerminalStatus(False, "terminal status missing", software_version=enquiry.software_version)
             ready, reason = terminal_status(enquiry.terminal_status)
             return TerminalStatus(ready, reason, enquiry.terminal_status, enquiry.software_version)
         except TerminalError as exc:
@@ -347,9 +341,7 @@ class ZvtTerminal:
             info = ex.info
             if ex.end is None and info is not None and info.result_code == 0:
                 dialogue = next(self._dialogue_ids)
-                auth = self._result(
-                    ex, Authorisation, Fate.PENDING, dialogue=dialogue, amount=info.amount or value
-                )
+                auth = self._result(ex, Authorisation, Fate.PENDING, dialogue=dialogue, amount=info.amount or value)
                 assert isinstance(auth, Authorisation)
                 self._check_amount(auth, value)
                 self._wait = _GoodsWait(self, auth, ex.lines)
@@ -363,9 +355,7 @@ class ZvtTerminal:
             result = self._result(ex, Authorisation, Fate.DECLINED)
             assert isinstance(result, Authorisation)
             if result.approved:  # Completion without a 04 0F: nothing authorised that we could commit
-                result = replace(
-                    result, approved=False, outcome=Outcome.FAULT, result_text="no status information"
-                )
+                result = replace(result, approved=False, outcome=Outcome.FAULT, result_text="no status information")
             return result
         except TerminalRefusedError as exc:
             outcome, text = outcome_of(exc.result_code)
@@ -374,9 +364,7 @@ class ZvtTerminal:
             # Before the terminal accepted the command no money can have moved; afterwards we do not know.
             fate = Fate.UNKNOWN if accepted else Fate.DECLINED
             outcome = Outcome.TIMEOUT if _is_timeout(exc) else Outcome.FAULT
-            return Authorisation(
-                False, outcome, None, f"{type(exc).__name__}: {exc}", amount=value, fate=fate
-            )
+            return Authorisation(False, outcome, None, f"{type(exc).__name__}: {exc}", amount=value, fate=fate)
         finally:
             if not pending:
                 self._end()
@@ -411,9 +399,7 @@ class ZvtTerminal:
 
         def end(fate: Fate, outcome: Outcome, code: int | None, text: str) -> Completion:
             approved = fate is Fate.COMMITTED
-            return Completion(
-                approved, outcome, code, text, **auth.carried(), receipt_lines=tuple(lines), fate=fate
-            )
+            return Completion(approved, outcome, code, text, **auth.carried(), receipt_lines=tuple(lines), fate=fate)
 
         while True:
             try:
@@ -485,9 +471,7 @@ class ZvtTerminal:
         finally:
             self._end()
 
-    def _transaction(
-        self, what: str, apdu: bytes, fate_ok: Fate, amount: Decimal | None = None
-    ) -> TransactionResult:
+    def _transaction(self, what: str, apdu: bytes, fate_ok: Fate, amount: Decimal | None = None) -> TransactionResult:
         """Run a reversal/refund-style command to its end, as one transaction."""
         self._begin(what)
         accepted = False
@@ -514,9 +498,7 @@ class ZvtTerminal:
         """Reversal 06 30 of a payment by its receipt number; ``fate`` REVERSED when done."""
         if not (receipt_no.isdigit() and len(receipt_no) <= 4):
             raise ValueError("receipt number is up to four digits")
-        return self._transaction(
-            "reverse", m.reversal(self.password, receipt_no.rjust(4, "0")), Fate.REVERSED
-        )
+        return self._transaction("reverse", m.reversal(self.password, receipt_no.rjust(4, "0")), Fate.REVERSED)
 
     def refund(self, amount: Decimal) -> TransactionResult:
         """Refund 06 31 of an amount to a card the customer presents; ``fate`` REFUNDED when done."""
@@ -579,10 +561,9 @@ class ZvtTerminal:
         info = ex.info
         if info is None:
             return self._result(ex, TransactionResult, Fate.UNKNOWN)
+        fate = Fate.DECLINED
         if info.result_code == 0:
             fate = Fate.REVERSED if info.original_trace else Fate.COMMITTED
-        else:
-            fate = Fate.DECLINED
         return self._result(ex, TransactionResult, fate)
 
     def close(self) -> None:

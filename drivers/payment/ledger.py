@@ -124,11 +124,7 @@ class Ledger:
             self._file = self.path.open("a", encoding="utf-8")
 
     def append(self, event: str, **fields: Any) -> LedgerEntry:
-        known = {
-            k: fields.pop(k)
-            for k in ("receipt_no", "trace", "amount", "result_code", "reason")
-            if k in fields
-        }
+        known = {k: fields.pop(k) for k in ("receipt_no", "trace", "amount", "result_code", "reason") if k in fields}
         entry = LedgerEntry(
             seq=(self.entries[-1].seq + 1) if self.entries else 1,
             time=datetime.now(UTC),

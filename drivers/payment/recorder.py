@@ -53,9 +53,7 @@ TERMINAL_ID = "29000274"
 class RecordingTerminal:
     """A fake payment terminal with scriptable outcomes (see the module docstring)."""
 
-    def __init__(
-        self, *, ready: bool = True, reason: str = "PT ready", status_texts: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, *, ready: bool = True, reason: str = "PT ready", status_texts: tuple[str, ...] = ()) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.book: dict[str, Fate] = {}
         self.ready = ready
@@ -96,9 +94,7 @@ class RecordingTerminal:
     def call_names(self) -> list[str]:
         return [name for name, _ in self.calls]
 
-    def _result(
-        self, cls: type[TransactionResult], outcome: Outcome, amount: Decimal | None, **kw: Any
-    ) -> Any:
+    def _result(self, cls: type[TransactionResult], outcome: Outcome, amount: Decimal | None, **kw: Any) -> Any:
         code = _CODES[outcome]
         number = next(self._numbers)
         return cls(
@@ -157,16 +153,12 @@ class RecordingTerminal:
         self._pending = None
         self._busy = False
         committed = fate is Fate.COMMITTED
-        outcome = (
-            Outcome.APPROVED if committed else (Outcome.REVERSED if fate is Fate.REVERSED else Outcome.FAULT)
-        )
+        outcome = Outcome.APPROVED if committed else (Outcome.REVERSED if fate is Fate.REVERSED else Outcome.FAULT)
         completion = Completion(
             approved=committed,
             outcome=outcome,
             result_code=0 if committed else _CODES[outcome],
-            result_text={Fate.COMMITTED: "payment committed", Fate.REVERSED: "terminal reversed"}.get(
-                fate, "unknown"
-            ),
+            result_text={Fate.COMMITTED: "payment committed", Fate.REVERSED: "terminal reversed"}.get(fate, "unknown"),
             **auth.carried(),
             receipt_lines=auth.receipt_lines,
             fate=fate,
@@ -193,18 +185,14 @@ class RecordingTerminal:
         if self.book.get(receipt_no) is not Fate.COMMITTED:
             return TransactionResult(False, Outcome.FAULT, 0xB5, result_code(0xB5).text, fate=Fate.DECLINED)
         self.book[receipt_no] = Fate.REVERSED
-        result: TransactionResult = self._result(
-            TransactionResult, Outcome.APPROVED, None, fate=Fate.REVERSED
-        )
+        result: TransactionResult = self._result(TransactionResult, Outcome.APPROVED, None, fate=Fate.REVERSED)
         self._last = replace(result, receipt_no=receipt_no)
         return self._last
 
     def refund(self, amount: Decimal) -> TransactionResult:
         value = validate_amount(amount)
         self._record("refund", value)
-        result: TransactionResult = self._result(
-            TransactionResult, Outcome.APPROVED, value, fate=Fate.REFUNDED
-        )
+        result: TransactionResult = self._result(TransactionResult, Outcome.APPROVED, value, fate=Fate.REFUNDED)
         assert result.receipt_no is not None
         self.book[result.receipt_no] = Fate.REFUNDED
         self._last = result
@@ -224,9 +212,7 @@ class RecordingTerminal:
 
     def diagnosis(self) -> Diagnosis:
         self._record("diagnosis")
-        return Diagnosis(
-            self.ready, 0 if self.ready else 0xC2, "no error" if self.ready else "diagnosis required"
-        )
+        return Diagnosis(self.ready, 0 if self.ready else 0xC2, "no error" if self.ready else "diagnosis required")
 
     def repeat_receipt(self) -> TransactionResult:
         self._record("repeat_receipt")

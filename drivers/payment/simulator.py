@@ -144,11 +144,7 @@ class SimState:
             if entry.event == "authorised":
                 # A payment left pending by a killed simulator was never committed: reverse it now.
                 state.pending = _Pending(entry, 0.0)
-            elif (
-                entry.fate is not None
-                and state.pending
-                and state.pending.entry.receipt_no == entry.receipt_no
-            ):
+            elif entry.fate is not None and state.pending and state.pending.entry.receipt_no == entry.receipt_no:
                 state.pending = None
         return state
 
@@ -402,9 +398,7 @@ class TerminalSimulator:
         body = var_length_encode(len(version), 3) + version + bytes([self.settings.terminal_status])
         self._send(link, m.completion(body))
 
-    def _payment_fields(
-        self, amount: Decimal, trace: str, receipt: str, auth_code: str
-    ) -> list[tuple[int, bytes]]:
+    def _payment_fields(self, amount: Decimal, trace: str, receipt: str, auth_code: str) -> list[tuple[int, bytes]]:
         pan = FULL_PAN_BCD if self.settings.full_pan else MASKED_PAN_BCD
         return [
             (0x27, b"\x00"),
@@ -422,9 +416,7 @@ class TerminalSimulator:
             (0x8B, CARD_NAME.encode("ascii") + b"\x00"),
         ]
 
-    def _receipt(
-        self, title: str, amount: Decimal | None, trace: str, receipt: str | None, verdict: str
-    ) -> list[str]:
+    def _receipt(self, title: str, amount: Decimal | None, trace: str, receipt: str | None, verdict: str) -> list[str]:
         lines = [f"      {title}", f"TERMINAL {self.settings.terminal_id}", f"TRACE {trace}"]
         if receipt:
             lines.append(f"RECEIPT {receipt}")
@@ -566,31 +558,23 @@ class TerminalSimulator:
             "auth_code": entry.extra.get("auth_code"),
         }
         assert entry.trace is not None
-        self._print(
-            link, self._receipt("PAYMENT", partial or amount, entry.trace, entry.receipt_no, "APPROVED")
-        )
+        self._print(link, self._receipt("PAYMENT", partial or amount, entry.trace, entry.receipt_no, "APPROVED"))
         self._finish(link, True)
 
     def _end_reversed(self, link: Link, entry: LedgerEntry, best_effort: bool = False) -> None:
         try:
             assert entry.trace is not None
-            self._print(
-                link, self._receipt("REVERSAL", entry.amount, entry.trace, entry.receipt_no, "REVERSED")
-            )
+            self._print(link, self._receipt("REVERSAL", entry.amount, entry.trace, entry.receipt_no, "REVERSED"))
             self._finish(link, False, 0x6C)
         except TerminalError:
             if not best_effort:
                 raise
 
     def _declined_entry(self, amount: Decimal, trace: str, code: int, receipt: str | None) -> None:
-        self.state.ledger.append(
-            "declined", receipt_no=receipt, trace=trace, amount=amount, result_code=f"{code:02X}"
-        )
+        self.state.ledger.append("declined", receipt_no=receipt, trace=trace, amount=amount, result_code=f"{code:02X}")
         self.state.last = {"result": code, "amount": amount, "trace": trace, "receipt_no": receipt}
 
-    def _decline(
-        self, link: Link, amount: Decimal, trace: str, code: int, *, verdict: str, receipt: bool
-    ) -> None:
+    def _decline(self, link: Link, amount: Decimal, trace: str, code: int, *, verdict: str, receipt: bool) -> None:
         receipt_no = self.state.next_receipt() if receipt else None
         self._declined_entry(amount, trace, code, receipt_no)
         info: list[tuple[int, bytes]] = [
@@ -625,9 +609,7 @@ class TerminalSimulator:
         receipt = raw.hex() if raw else ""
         original = self.state.turnover().get(receipt)
         if original is None or original.event != "committed":
-            already = any(
-                e.event == "reversed" and e.receipt_no == receipt for e in self.state.ledger.entries
-            )
+            already = any(e.event == "reversed" and e.receipt_no == receipt for e in self.state.ledger.entries)
             self._finish(link, False, 0xB4 if already else 0xB5)
             return
         self._status(link, 0x04)
@@ -669,9 +651,7 @@ class TerminalSimulator:
             self._abort_by_customer(link, amount, trace)
             return
         receipt = self.state.next_receipt()
-        self.state.ledger.append(
-            "refunded", receipt_no=receipt, trace=trace, amount=amount, card_type=CARD_NAME
-        )
+        self.state.ledger.append("refunded", receipt_no=receipt, trace=trace, amount=amount, card_type=CARD_NAME)
         self.state.last = {"result": 0, "amount": amount, "trace": trace, "receipt_no": receipt}
         self._send(link, m.status_information(self._payment_fields(amount, trace, receipt, "000000")))
         self._print(link, self._receipt("REFUND", amount, trace, receipt, "APPROVED"))
@@ -717,10 +697,7 @@ class TerminalSimulator:
         self._think(link, self.settings.think_time * 0.5)
         now = datetime.now(MOSCOW)
         set_time = (
-            bytes([0xAA])
-            + bcd_encode(now.strftime("%y%m%d"))
-            + bytes([0x0C])
-            + bcd_encode(now.strftime("%H%M%S"))
+            bytes([0xAA]) + bcd_encode(now.strftime("%y%m%d")) + bytes([0x0C]) + bcd_encode(now.strftime("%H%M%S"))
         )
         self._send(link, Apdu(*m.SET_DATE_TIME, set_time).encode())
         ok = self.settings.terminal_status == 0
@@ -827,15 +804,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--scenario", default="approve", help=f"one of: {', '.join(SCENARIOS)}")
     parser.add_argument("--ledger", type=Path, help="JSON-lines ledger file (appended, fsynced)")
     parser.add_argument("--think-time", type=float, default=0.5, help="card+PIN+host time in seconds")
-    parser.add_argument(
-        "--baudrate", type=int, default=9600, help="pace the pty like this line (0: no pacing)"
-    )
+    parser.add_argument("--baudrate", type=int, default=9600, help="pace the pty like this line (0: no pacing)")
     parser.add_argument("--control", type=Path, help='JSON file re-read at run time: {"scenario": ...}')
     parser.add_argument("--terminal-id", default="52523535")
     parser.add_argument("--terminal-status", default="00", help="status-enquiry answer, hex (00 ready)")
-    parser.add_argument(
-        "--reask-delay", type=float, default=2.0, help="seconds before asking again after 84 9C"
-    )
+    parser.add_argument("--reask-delay", type=float, default=2.0, help="seconds before asking again after 84 9C")
     parser.add_argument("--naks", type=int, default=2, help="nak-storm: NAKs before a frame is taken")
     parser.add_argument("--bad-crcs", type=int, default=1, help="corrupted-crc: bad transmissions per frame")
     parser.add_argument("--drop-pause", type=float, default=1.0, help="line-drop: dead line seconds")

@@ -36,9 +36,7 @@ class Commands:
     def simulator(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
         """Add `osago-kiosk simulate <name>`; returns its parser for arguments."""
         if self._simulators is None:
-            sim = self._sub.add_parser(
-                "simulate", help="run a device simulator", description="device simulators"
-            )
+            sim = self._sub.add_parser("simulate", help="run a device simulator", description="device simulators")
             self._simulators = sim.add_subparsers(dest="device", metavar="DEVICE", required=True)
         parser = self._simulators.add_parser(name, help=help, description=help)
         parser.set_defaults(handler=handler)

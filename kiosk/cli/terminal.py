@@ -33,18 +33,12 @@ def register(cli: Commands) -> None:
     parser.add_argument("--url", default=os.environ.get(URL_ENV), help=f"terminal URL (default: ${URL_ENV})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object"
-    )
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("status", parents=[common], help="готов ли терминал")
     actions.add_parser("register", parents=[common], help="регистрация кассы на терминале")
-    actions.add_parser("pay", parents=[common], help="тестовая оплата с подтверждением").add_argument(
-        "amount"
-    )
-    actions.add_parser("reverse", parents=[common], help="отмена оплаты по номеру чека").add_argument(
-        "receipt"
-    )
+    actions.add_parser("pay", parents=[common], help="тестовая оплата с подтверждением").add_argument("amount")
+    actions.add_parser("reverse", parents=[common], help="отмена оплаты по номеру чека").add_argument("receipt")
     actions.add_parser("refund", parents=[common], help="возврат суммы на карту").add_argument("amount")
     actions.add_parser("end-of-day", parents=[common], help="закрытие смены (итоги)")
     actions.add_parser("diagnosis", parents=[common], help="диагностика терминала")
@@ -169,9 +163,7 @@ def _refund(terminal: PaymentTerminal, args: argparse.Namespace, amount: Decimal
 def _end_of_day(terminal: PaymentTerminal, args: argparse.Namespace, amount: Decimal | None) -> int:
     totals = terminal.end_of_day()
     data = asdict(totals) | {"amount": f"{totals.amount:.2f}"}
-    data["groups"] = [
-        {"card_type": g.card_type, "count": g.count, "amount": f"{g.amount:.2f}"} for g in totals.groups
-    ]
+    data["groups"] = [{"card_type": g.card_type, "count": g.count, "amount": f"{g.amount:.2f}"} for g in totals.groups]
     human = [f"смена закрыта: {totals.count} операций на {totals.amount:.2f} руб."]
     human += [f"  {g.card_type}: {g.count} / {g.amount:.2f}" for g in totals.groups if g.count]
     _emit(args, data, human)

@@ -46,9 +46,7 @@ def test_an_approved_payment_is_committed_when_the_goods_are_confirmed(start_sim
     assert (done.approved, done.fate) == (True, Fate.COMMITTED)
     assert "AMOUNT RUB 1234.50" in done.receipt_lines
     committed = [e for e in sim.entries() if e.event == "committed"]
-    assert [(e.receipt_no, e.trace, e.amount) for e in committed] == [
-        (auth.receipt_no, auth.trace, Decimal("1234.50"))
-    ]
+    assert [(e.receipt_no, e.trace, e.amount) for e in committed] == [(auth.receipt_no, auth.trace, Decimal("1234.50"))]
 
 
 def test_refused_goods_are_reversed_by_the_terminal(start_simulator: StartSim) -> None:

@@ -99,9 +99,7 @@ def test_result_codes_keep_customer_cancel_apart_from_faults() -> None:
 def test_status_texts_are_short_russian_and_unknown_german_is_never_shown_raw() -> None:
     assert status_text_ru(0x0A) == "Вставьте или приложите карту"
     assert status_text_ru(0xFF, ("Bitte warten",)) == "Подождите"
-    assert (
-        status_text_ru(0xFF, ("Kartenterminal gesperrt XYZ",)) == "Идёт оплата, следуйте указаниям терминала"
-    )
+    assert status_text_ru(0xFF, ("Kartenterminal gesperrt XYZ",)) == "Идёт оплата, следуйте указаниям терминала"
     assert "Заберите карту" in status_text_ru(0x4C)
 
 

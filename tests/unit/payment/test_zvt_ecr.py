@@ -32,9 +32,7 @@ class ScriptedLink:
     """Plays the terminal's messages in order (each after a delay) and records what we sent."""
 
     def __init__(self, script: list[bytes | tuple[float, bytes]]) -> None:
-        self.script: deque[tuple[float, bytes]] = deque(
-            s if isinstance(s, tuple) else (0.0, s) for s in script
-        )
+        self.script: deque[tuple[float, bytes]] = deque(s if isinstance(s, tuple) else (0.0, s) for s in script)
         self.sent: list[bytes] = []
         self.bytes_out = self.bytes_in = 0
         self._due: float | None = None
@@ -68,9 +66,7 @@ def terminal(script: list[bytes | tuple[float, bytes]], **kw: object) -> tuple[Z
     return ZvtTerminal(link, **options), link  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    "amount", [Decimal("0"), Decimal("-5"), Decimal("1.005"), Decimal("1000000.01"), 12.5]
-)
+@pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-5"), Decimal("1.005"), Decimal("1000000.01"), 12.5])
 def test_a_bad_amount_is_refused_before_the_terminal_is_touched(amount: Decimal) -> None:
     ecr, link = terminal([])
     with pytest.raises(InvalidAmountError):

@@ -50,9 +50,7 @@ def test_crc_is_crc16_kermit_with_its_catalogue_check_value() -> None:
     assert frame_crc(hexbytes("80 00 00")) == hexbytes("F5 1F")
 
 
-@pytest.mark.parametrize(
-    "vector", [v for v in VECTORS if v["layer"] == "serial_frame"], ids=lambda v: v["id"]
-)
+@pytest.mark.parametrize("vector", [v for v in VECTORS if v["layer"] == "serial_frame"], ids=lambda v: v["id"])
 def test_serial_frames_encode_and_decode_exactly(vector: dict[str, Any]) -> None:
     frame, apdu = hexbytes(vector["hex"]), hexbytes(vector["apdu_hex"])
     assert encode_frame(apdu) == frame
@@ -211,8 +209,7 @@ def test_registration_tlv_lists_permitted_commands() -> None:
     commands = find_tlv(fields.tlv, 0x26)
     assert commands is not None
     assert [c.value for c in commands.children] == [
-        bytes.fromhex(x)
-        for x in ("040F", "060F", "061E", "04FF", "06D8", "06DB", "06D9", "06DA", "06DD", "06D3")
+        bytes.fromhex(x) for x in ("040F", "060F", "061E", "04FF", "06D8", "06DB", "06D9", "06DA", "06DD", "06D3")
     ]
 
 
@@ -221,9 +218,7 @@ def test_constructed_tlv_nests_and_unknown_tags_are_kept() -> None:
     assert fields.tlv[0].tag == 0xF2
     assert fields.tlv[0].children[0].tag == 0xC1
     assert fields.tlv[0].children[0].value == b"\x12\x23"
-    assert parse_tlv(bytes.fromhex("DF7F0101 0701 41")) == parse_tlv(
-        bytes.fromhex("DF7F010107014 1".replace(" ", ""))
-    )
+    assert parse_tlv(bytes.fromhex("DF7F0101 0701 41")) == parse_tlv(bytes.fromhex("DF7F010107014 1".replace(" ", "")))
 
 
 def test_an_unknown_bmp_ends_parsing_without_failing_and_keeps_the_rest() -> None:
