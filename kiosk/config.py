@@ -1,0 +1,1 @@
+"""Kiosk configuration (placeholder until its issue lands; the layering contract names it)."""

@@ -1,0 +1,1 @@
+"""Tariffs: official coefficient tables and the premium (placeholder until its issue lands)."""

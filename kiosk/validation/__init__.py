@@ -1,0 +1,1 @@
+"""Validation of customer input (placeholder until its issue lands)."""
