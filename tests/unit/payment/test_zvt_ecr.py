@@ -1,0 +1,172 @@
+"""The ECR's rules with a hand-written scripted link: validation first, one transaction at a time,
+T4 restarted by every intermediate status, the goods decision and its answers."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from decimal import Decimal
+
+import pytest
+
+from drivers.payment import Fate, Outcome
+from drivers.payment import messages as m
+from drivers.payment.apdu import amount_encode, bcd_encode
+from drivers.payment.ecr import GoodsPolicy, ZvtTerminal
+from drivers.payment.errors import InvalidAmountError, TerminalBusyError
+from drivers.payment.link import Timing
+
+TID = bcd_encode("52523535", 4)
+REGISTERED = [m.POSITIVE, m.completion(b"\x19\x10\x29" + TID + b"\x49\x06\x43")]
+APPROVED = m.status_information(
+    [
+        (0x27, b"\x00"),
+        (0x04, amount_encode(150000)),
+        (0x0B, bcd_encode("000042", 3)),
+        (0x87, bcd_encode("0007", 2)),
+    ]
+)
+
+
+class ScriptedLink:
+    """Plays the terminal's messages in order (each after a delay) and records what we sent."""
+
+    def __init__(self, script: list[bytes | tuple[float, bytes]]) -> None:
+        self.script: deque[tuple[float, bytes]] = deque(s if isinstance(s, tuple) else (0.0, s) for s in script)
+        self.sent: list[bytes] = []
+        self.bytes_out = self.bytes_in = 0
+        self._due: float | None = None
+
+    def send(self, apdu: bytes) -> None:
+        self.sent.append(apdu)
+
+    def receive(self, timeout: float) -> bytes | None:
+        if not self.script:
+            time.sleep(timeout)
+            return None
+        delay, apdu = self.script[0]
+        if self._due is None:
+            self._due = time.monotonic() + delay
+        wait = self._due - time.monotonic()
+        if wait > timeout:
+            time.sleep(timeout)
+            return None
+        time.sleep(max(wait, 0))
+        self.script.popleft()
+        self._due = None
+        return apdu
+
+    def close(self) -> None:
+        pass
+
+
+def terminal(script: list[bytes | tuple[float, bytes]], **kw: object) -> tuple[ZvtTerminal, ScriptedLink]:
+    link = ScriptedLink(script)
+    options: dict[str, object] = {"timing": Timing(t3=0.5, t4=0.5), "goods": GoodsPolicy(3, 5, 0.3)} | kw
+    return ZvtTerminal(link, **options), link  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-5"), Decimal("1.005"), Decimal("1000000.01"), 12.5])
+def test_a_bad_amount_is_refused_before_the_terminal_is_touched(amount: Decimal) -> None:
+    ecr, link = terminal([])
+    with pytest.raises(InvalidAmountError):
+        ecr.authorise(amount)
+    assert link.sent == []
+
+
+def test_t4_is_restarted_by_every_intermediate_status() -> None:
+    statuses = [(0.3, m.intermediate_status(0x17)) for _ in range(5)]  # 1.5 s of work, T4 = 0.5 s
+    ecr, _ = terminal([*REGISTERED, m.POSITIVE, *statuses, (0.3, APPROVED)])
+    texts: list[str] = []
+    auth = ecr.authorise(Decimal("1500.00"), on_status=texts.append)
+    assert auth.approved and auth.fate is Fate.PENDING
+    assert texts == ["Подождите"] * 5
+    ecr.refuse_goods(auth)
+
+
+def test_silence_longer_than_t4_after_acceptance_is_a_timeout_of_unknown_fate() -> None:
+    ecr, _ = terminal([*REGISTERED, m.POSITIVE, (0.8, APPROVED)])
+    auth = ecr.authorise(Decimal("1500.00"))
+    assert (auth.approved, auth.outcome, auth.fate) == (False, Outcome.TIMEOUT, Fate.UNKNOWN)
+
+
+def test_an_intermediate_status_may_set_a_longer_t4() -> None:
+    long_wait = m.intermediate_status(0x0E, timeout_minutes=1)
+    ecr, _ = terminal([*REGISTERED, m.POSITIVE, long_wait, (0.9, APPROVED)])
+    assert ecr.authorise(Decimal("1500.00")).approved
+
+
+def test_overlapping_calls_raise_busy_while_the_goods_decision_is_pending() -> None:
+    ecr, _ = terminal([*REGISTERED, m.POSITIVE, APPROVED])
+    auth = ecr.authorise(Decimal("1500.00"))
+    with pytest.raises(TerminalBusyError):
+        ecr.authorise(Decimal("10.00"))
+    with pytest.raises(TerminalBusyError):
+        ecr.refund(Decimal("10.00"))
+    assert ecr.status().ready is False
+    ecr.link.script.extend([(0.0, m.print_line("STORNO")), (0.0, m.abort_pt(0x6C))])  # type: ignore[attr-defined]
+    completion = ecr.refuse_goods(auth, 0x66)
+    assert completion.fate is Fate.REVERSED
+
+
+def test_confirming_answers_the_held_status_information_with_80_00_00() -> None:
+    ecr, link = terminal([*REGISTERED, m.POSITIVE, APPROVED, m.print_line("OK"), m.completion()])
+    auth = ecr.authorise(Decimal("1500.00"))
+    assert (auth.receipt_no, auth.trace, auth.amount) == ("0007", "000042", Decimal("1500.00"))
+    completion = ecr.confirm_goods(auth)
+    assert completion.fate is Fate.COMMITTED and completion.approved
+    assert completion.receipt_lines == ("OK",)
+    assert link.sent.count(m.NOT_FINISHED) == 0  # decided within the hold: no re-ask needed
+    assert ecr.confirm_goods(auth) is completion  # asking again is harmless
+
+
+def test_a_slow_decision_is_bridged_with_84_9c_00() -> None:
+    ecr, link = terminal([*REGISTERED, m.POSITIVE, APPROVED, (0.1, APPROVED), m.completion()])
+    auth = ecr.authorise(Decimal("1500.00"))
+    time.sleep(0.45)  # longer than the 0.3 s hold
+    assert ecr.confirm_goods(auth).fate is Fate.COMMITTED
+    assert link.sent.count(m.NOT_FINISHED) == 1
+    assert link.sent[-2:] == [m.POSITIVE, m.POSITIVE]  # the goods answer, then the completion's
+
+
+def test_refusing_sends_the_reason_code_and_rejects_positive_codes() -> None:
+    ecr, link = terminal([*REGISTERED, m.POSITIVE, APPROVED, m.abort_pt(0x6C)])
+    auth = ecr.authorise(Decimal("1500.00"))
+    with pytest.raises(ValueError):
+        ecr.refuse_goods(auth, 0x9C)
+    assert ecr.refuse_goods(auth, 0x66).fate is Fate.REVERSED
+    assert m.negative(0x66) in link.sent
+
+
+def test_a_failing_screen_callback_does_not_break_the_payment() -> None:
+    ecr, _ = terminal([*REGISTERED, m.POSITIVE, m.intermediate_status(0x0A), APPROVED])
+
+    def broken(text: str) -> None:
+        raise RuntimeError("screen gone")
+
+    assert ecr.authorise(Decimal("1500.00"), on_status=broken).approved
+
+
+def test_a_declined_payment_is_acknowledged_and_followed_to_its_abort() -> None:
+    declined = m.status_information([(0x27, b"\x05")])
+    ecr, link = terminal([*REGISTERED, m.POSITIVE, declined, m.print_line("ABGELEHNT"), m.abort_pt(0x05)])
+    auth = ecr.authorise(Decimal("1500.00"))
+    assert (auth.approved, auth.outcome, auth.fate, auth.result_code) == (
+        False,
+        Outcome.DECLINED,
+        Fate.DECLINED,
+        5,
+    )
+    assert auth.receipt_lines == ("ABGELEHNT",)
+    assert link.sent[-3:] == [m.POSITIVE] * 3
+
+
+def test_customer_cancel_is_not_a_fault() -> None:
+    ecr, _ = terminal([*REGISTERED, m.POSITIVE, m.status_information([(0x27, b"\x6c")]), m.abort_pt(0x6C)])
+    assert ecr.authorise(Decimal("10.00")).outcome is Outcome.CANCELLED_BY_CUSTOMER
+
+
+def test_a_negative_answer_to_the_command_is_a_declined_result_with_its_code() -> None:
+    ecr, _ = terminal([*REGISTERED, m.negative(0x6B)])
+    auth = ecr.authorise(Decimal("10.00"))
+    assert (auth.outcome, auth.result_code, auth.fate) == (Outcome.FAULT, 0x6B, Fate.DECLINED)
