@@ -1,16 +1,33 @@
 """The one place that builds real objects from configuration.
 
 Services receive what they need as parameters; tests pass fakes instead of calling these builders.
+Device backends are opened by URL through the driver packages, which import their device libraries
+only when a URL needs them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from drivers.cardreader import ServiceCardReader, open_reader
+from drivers.payment import PaymentTerminal, open_terminal
+from drivers.printer import ReceiptPrinter, open_printer
 from kiosk.config import KioskSettings
+from kiosk.documents.common import InsurerInfo
+from kiosk.documents.letter import OfficeInfo
+from kiosk.insurer import InsurerGateway
+from kiosk.insurer.simulator import InsurerSimulator, SimulatorDataset
+from kiosk.journal.db import Journal, open_journal
+from kiosk.privacy import PersonalDataCipher
+from kiosk.sale.paper import Paper
+from kiosk.sale.service import Checkpoint, SaleConfig, SaleService
 from kiosk.service_access import (
     AccessPolicy,
     AccessState,
@@ -24,7 +41,19 @@ from kiosk.service_mode import ServiceMode
 from kiosk.service_store import JsonAttemptStore
 from kiosk.tariffs import TariffEngine, load_base_rates, load_tariff_book
 
-__all__ = ["card_reader", "service_access", "service_mode", "tariff_engine"]
+__all__ = [
+    "Kiosk",
+    "build_kiosk",
+    "card_reader",
+    "insurer_gateway",
+    "journal_path",
+    "service_access",
+    "service_mode",
+    "sim_url",
+    "tariff_engine",
+]
+
+log = logging.getLogger(__name__)
 
 
 def tariff_engine(settings: KioskSettings) -> TariffEngine:
@@ -76,3 +105,100 @@ def service_mode(
         service_access(settings, audit=audit, clock=clock),
         on_change,
     )
+
+
+def journal_path(settings: KioskSettings) -> Path:
+    """The journal database file."""
+    return settings.data_dir / "journal.db"
+
+
+def sim_url(url: str, **defaults: str) -> str:
+    """A sim:// URL with default options added (files under the data dir); other URLs unchanged."""
+    parts = urlsplit(url)
+    if parts.scheme != "sim":
+        return url
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    for key, value in defaults.items():
+        query.setdefault(key, value)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def insurer_gateway(settings: KioskSettings) -> InsurerGateway:
+    """The insurer named by ``[insurer] url`` (the in-process simulator until the server adapter)."""
+    url = settings.insurer.url
+    if url.startswith("sim://insurer"):
+        faults = {v for k, v in parse_qsl(urlsplit(url).query) if k == "fault"}
+        return InsurerSimulator(
+            SimulatorDataset.load(settings.path(settings.insurer.simulator)),
+            state_file=settings.data_dir / "insurer-sim.jsonl",
+            faults=faults,
+        )
+    raise ValueError(f"unsupported insurer URL {url!r} (the central server adapter arrives with sync)")
+
+
+@dataclass
+class Kiosk:
+    """Everything a running kiosk holds; ``close`` releases devices and the journal."""
+
+    settings: KioskSettings
+    journal: Journal
+    service: SaleService
+    terminal: PaymentTerminal
+    printer: ReceiptPrinter
+    insurer: InsurerGateway
+    closers: list[object] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop simulators, release the line and the printer, close the database."""
+        for device in (self.terminal, self.printer):
+            with contextlib.suppress(Exception):
+                device.close()
+        self.journal.close()
+
+
+def build_kiosk(
+    settings: KioskSettings,
+    *,
+    terminal_url: str | None = None,
+    printer_url: str | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> Kiosk:
+    """Open the journal and every device named by the configuration (or the given URLs)."""
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    journal = open_journal(journal_path(settings))
+    cipher = PersonalDataCipher.from_key_file(settings.key_file, create=not settings.privacy.key_file)
+    engine = tariff_engine(settings)
+    insurer = insurer_gateway(settings)
+    terminal = open_terminal(
+        sim_url(terminal_url or settings.devices.terminal, ledger=str(data / "terminal-ledger.jsonl"))
+    )
+    try:
+        printer = open_printer(sim_url(printer_url or settings.devices.printer, jobs=str(data / "printer-jobs.jsonl")))
+    except Exception:
+        terminal.close()
+        raise
+    simulator = insurer if isinstance(insurer, InsurerSimulator) else None
+    offices = tuple(
+        OfficeInfo(o["name"], o["address"], o.get("hours", ""), o.get("phone", ""))
+        for o in (simulator.dataset.offices if simulator else ())
+    ) or (OfficeInfo(settings.insurer.name, "адрес уточните по телефону " + settings.insurer.phone),)
+    config = SaleConfig(
+        kiosk_id=settings.kiosk.id,
+        zone=settings.zone,
+        paper=Paper(
+            InsurerInfo(
+                settings.insurer.name, settings.insurer.phone, settings.insurer.website, settings.insurer.licence
+            ),
+            settings.insurer.check_url,
+            settings.zone,
+        ),
+        offices=offices,
+        earliest_start_days=settings.sale.earliest_start_days,
+        retention_days=settings.sale.retention_days,
+    )
+    service = SaleService(
+        journal=journal, tariffs=engine, terminal=terminal, printer=printer, insurer=insurer, cipher=cipher,
+        config=config, checkpoint=checkpoint,
+    )  # fmt: skip
+    return Kiosk(settings, journal, service, terminal, printer, insurer)

@@ -117,6 +117,43 @@ class ServiceCardSection(_Section):
         return value
 
 
+class DevicesSection(_Section):
+    """Each device by URL (see README): the default runs every device on its simulator."""
+
+    terminal: str = "sim://terminal"
+    printer: str = "sim://printer"
+
+
+class InsurerSection(_Section):
+    """The insurer: how to reach it, and how it appears on printed documents."""
+
+    url: str = "sim://insurer"
+    name: str = "АО «Страховая компания «Пример»"
+    licence: str = "ОС № 0000-03"
+    phone: str = "8 800 100-00-00"
+    website: str = "example.ru"
+    #: the public policy check the printed QR code points to
+    check_url: str = "http://127.0.0.1:8080/check"
+    #: dataset of the in-process simulator (url = "sim://insurer")
+    simulator: Path = Path("insurer_simulator.toml")
+
+
+class SaleSection(_Section):
+    """Rules of the sale that are the insurer's or the regulator's to set."""
+
+    #: earliest contract start, in days after today (e-OSAGO: 3 days after the application, 4723-У)
+    earliest_start_days: int = 3
+    #: days personal data stays on the kiosk after the server acknowledged the sale
+    retention_days: int = 30
+
+
+class PrivacySection(_Section):
+    """Encryption of personal data at rest."""
+
+    #: Fernet key file (mode 0600); empty: <data dir>/keys/personal.key, created on first start
+    key_file: str = ""
+
+
 class KioskSettings(BaseSettings):
     """The whole kiosk configuration."""
 
@@ -127,6 +164,10 @@ class KioskSettings(BaseSettings):
     data: DataSection = DataSection()
     cardreader: CardReaderSection = CardReaderSection()
     service_card: ServiceCardSection = ServiceCardSection()
+    devices: DevicesSection = DevicesSection()
+    insurer: InsurerSection = InsurerSection()
+    sale: SaleSection = SaleSection()
+    privacy: PrivacySection = PrivacySection()
     #: the file this configuration was read from (relative paths are resolved against its directory)
     source: Path = DEFAULT_CONFIG
 
@@ -142,6 +183,18 @@ class KioskSettings(BaseSettings):
     def data_path(self, value: Path) -> Path:
         """A configured path made absolute against the data directory."""
         return value if value.is_absolute() else self.path(self.data.dir) / value
+
+    @property
+    def data_dir(self) -> Path:
+        """The kiosk's state directory (absolute)."""
+        return self.path(self.data.dir)
+
+    @property
+    def key_file(self) -> Path:
+        """The personal-data key file, and whether the kiosk may create it (only the default one)."""
+        return (
+            self.path(Path(self.privacy.key_file)) if self.privacy.key_file else self.data_dir / "keys" / "personal.key"
+        )
 
 
 def load_settings(path: str | Path | None = None) -> KioskSettings:

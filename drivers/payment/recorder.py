@@ -78,6 +78,16 @@ class RecordingTerminal:
         """Fates of the next ``confirm_goods`` calls (refusals always reverse)."""
         self._completions.extend(fates)
 
+    def remember(self, result: TransactionResult) -> None:
+        """What ``repeat_receipt`` reports from now on: the terminal's own later decision about a
+        transaction (it reversed an unconfirmed payment, or had committed one whose answer was lost)."""
+        self._last = result
+        if result.receipt_no is not None and result.fate is not Fate.UNKNOWN:
+            self.book[result.receipt_no] = result.fate
+        if result.fate is not Fate.PENDING:
+            self._pending = None
+            self._busy = False
+
     def fail_next(self, method: str, error: BaseException) -> None:
         """Make the next call of ``method`` raise ``error``."""
         self._failures[method] = error

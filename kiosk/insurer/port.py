@@ -107,6 +107,10 @@ class InsurerGateway(Protocol):
         """Register the contract and issue its series and number."""
         ...
 
+    def find_policy(self, idempotency_key: str) -> RegisteredPolicy | None:
+        """The policy a registration with this key issued, if any (recovery after a crash; never registers)."""
+        ...
+
     def cancel_policy(self, series: str, number: str, *, reason: str, idempotency_key: str) -> None:
         """Annul a registered policy whose payment did not go through."""
         ...

@@ -142,6 +142,14 @@ class InsurerSimulator:
             self._record(record)
             return RegisteredPolicy(record["series"], record["number"], dt.datetime.fromisoformat(record["at"]))
 
+    def find_policy(self, idempotency_key: str) -> RegisteredPolicy | None:
+        """The registration made with this key, if any."""
+        self._check("kbm")
+        record = self._by_key.get(idempotency_key)
+        if record is None or record["op"] != "register":
+            return None
+        return RegisteredPolicy(record["series"], record["number"], dt.datetime.fromisoformat(record["at"]))
+
     def cancel_policy(self, series: str, number: str, *, reason: str, idempotency_key: str) -> None:
         """Annul a policy (idempotent)."""
         with self._lock:
@@ -151,9 +159,15 @@ class InsurerSimulator:
             if not any(r["series"] == series and r["number"] == number for r in self.registered):
                 raise GatewayRejectedError(f"no such policy {series} {number}")
             self._record(
-                {"op": "cancel", "key": idempotency_key, "series": series, "number": number, "reason": reason,
-                 "at": self.clock().isoformat()}
-            )  # fmt: skip
+                {
+                    "op": "cancel",
+                    "key": idempotency_key,
+                    "series": series,
+                    "number": number,
+                    "reason": reason,
+                    "at": self.clock().isoformat(),
+                }
+            )
 
     def submit_application(
         self, sale_id: str, data: dict[str, Any], *, office: str, idempotency_key: str
@@ -169,7 +183,7 @@ class InsurerSimulator:
                 "op": "application",
                 "key": idempotency_key,
                 "sale_id": sale_id,
-                "number": f"З-{self.clock():%y%m%d}-{count:05d}",
+                "number": f"A-{self.clock():%y%m%d}-{count:05d}",
                 "office": office,
                 "at": self.clock().isoformat(),
             }

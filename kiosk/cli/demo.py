@@ -1,0 +1,173 @@
+"""``osago-kiosk demo`` (headless sales through the real drivers) and ``osago-kiosk journal``."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from kiosk.cli import Commands
+
+
+def register(cli: Commands) -> None:
+    """Add the `demo` and `journal` commands."""
+    demo = cli.command("demo", "провести N продаж без экрана через настоящие драйверы и симуляторы", handle_demo)
+    demo.add_argument("--sales", type=int, default=1, metavar="N", help="number of sales (default 1)")
+    demo.add_argument("--terminal-url", help="terminal URL (default: config, i.e. the ZVT simulator on a pty)")
+    demo.add_argument("--printer-url", help="printer URL (default: config, i.e. the ESC/POS simulator)")
+    demo.add_argument("--seed", type=int, default=2026, help="sample customers' seed")
+    demo.add_argument("--verbose-terminal", action="store_true", help="print the terminal's texts as they come")
+    demo.add_argument(
+        "--crash-at",
+        metavar="STEP[:N]",
+        help="kill this process (SIGKILL) at checkpoint STEP of the N-th time it is reached (tests of recovery)",
+    )
+    demo.add_argument("--recover-only", action="store_true", help="run start-up recovery and exit")
+    journal = cli.command("journal", "показать продажи из журнала", handle_journal)
+    journal.add_argument("--json", action="store_true", help="a JSON list")
+    journal.add_argument("--limit", type=int, default=0, help="only the last N sales")
+
+
+def _crash_hook(spec: str | None) -> Any:
+    if not spec:
+        return None
+    step, _, nth = spec.partition(":")
+    target = int(nth or 1)
+    seen: collections.Counter[str] = collections.Counter()
+
+    def checkpoint(name: str) -> None:
+        seen[name] += 1
+        if name == step and seen[name] == target:
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+def _rub(amount: Decimal | None) -> str:
+    return "—" if amount is None else f"{amount:,.2f}".replace(",", " ").replace(".", ",") + " руб."
+
+
+def handle_demo(args: argparse.Namespace) -> int:
+    """Run recovery, then N sample sales; one line per sale and a summary."""
+    from kiosk.bootstrap import build_kiosk
+    from kiosk.config import load_settings
+    from kiosk.sale.recovery import recover
+    from kiosk.sale.samples import sample_customers
+
+    if args.sales < 0:
+        print("--sales: нужно неотрицательное число", file=sys.stderr)
+        return 2
+    settings = load_settings(args.config)
+    kiosk = build_kiosk(
+        settings, terminal_url=args.terminal_url, printer_url=args.printer_url, checkpoint=_crash_hook(args.crash_at)
+    )
+    try:
+        for item in recover(kiosk.service):
+            print(f"восстановлено {item.sale_id[:8]}: {item.before} → {item.after} ({item.note})", flush=True)
+        if args.recover_only:
+            return 0
+        service = kiosk.service
+        start = dt.datetime.now(settings.zone).date() + dt.timedelta(days=settings.sale.earliest_start_days)
+        customers = sample_customers(args.sales, start, seed=args.seed)
+        states: collections.Counter[str] = collections.Counter()
+        charged = Decimal(0)
+        began = time.perf_counter()
+        on_status = (lambda text: print(f"      терминал: {text}", flush=True)) if args.verbose_terminal else None
+        for number, customer in enumerate(customers, start=1):
+            sale_id = service.start_sale(action_id=str(uuid.uuid4()))
+            view = service.enter(sale_id, customer, action_id=str(uuid.uuid4()))
+            service.consent(
+                sale_id,
+                {"personal_data": "2025-09", "policy_terms": "837-П", "memo": "2026-01"},
+                action_id=str(uuid.uuid4()),
+            )
+            preflight = service.preflight(sale_id)
+            if preflight.ready:
+                outcome = service.pay(sale_id, action_id=str(uuid.uuid4()), on_status=on_status)
+            elif preflight.can_apply:
+                outcome = service.apply(sale_id, action_id=str(uuid.uuid4()))
+            else:
+                service.abandon(sale_id, "preflight: " + preflight.message)
+                outcome = service.outcome(sale_id)
+            states[outcome.state.value] += 1
+            if outcome.state.value == "completed":
+                charged += view.quote.premium
+            document = outcome.policy or outcome.application or "—"
+            receipt = outcome.receipt_no or "—"
+            print(
+                f"{number:>4}  {outcome.state.value:<18} {_rub(view.quote.premium):>16}  {document:<16} "
+                f"чек {receipt:<6}  {outcome.message} {outcome.money}",
+                flush=True,
+            )
+        elapsed = time.perf_counter() - began
+        summary = ", ".join(f"{state}: {count}" for state, count in sorted(states.items()))
+        print(f"итого: {args.sales} продаж за {elapsed:.1f} с — {summary}; оплачено {_rub(charged)}")
+        return 0 if states.get("completed", 0) + states.get("application_issued", 0) == args.sales else 1
+    finally:
+        kiosk.close()
+
+
+def handle_journal(args: argparse.Namespace) -> int:
+    """List the sales in the journal (no personal data)."""
+    from sqlalchemy import select
+
+    from kiosk.bootstrap import journal_path
+    from kiosk.config import load_settings
+    from kiosk.journal.db import open_journal
+    from kiosk.journal.models import SaleRecord
+
+    settings = load_settings(args.config)
+    path = journal_path(settings)
+    if not path.exists():
+        rows: list[dict[str, Any]] = []
+    else:
+        journal = open_journal(path)
+        with journal.session() as session:
+            query = select(SaleRecord).order_by(SaleRecord.created_at)
+            sales = session.scalars(query).all()
+            if args.limit:
+                sales = sales[-args.limit :]
+            rows = [_row(sale) for sale in sales]
+        journal.close()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    for row in rows:
+        print(
+            f"{row['created_at'][:19]}  {row['id'][:8]}  {row['state']:<18} {row['amount'] or '—':>10}  "
+            f"{row['policy_number'] or row['application_number'] or '—':<16}  чек {row['terminal_receipt_no'] or '—'}"
+        )
+    print(f"всего: {len(rows)}")
+    return 0
+
+
+def _row(sale: Any) -> dict[str, Any]:
+    attempt = sale.payments[-1] if sale.payments else None
+    policy = sale.policy
+    return {
+        "id": sale.id,
+        "state": sale.state,
+        "amount": None if sale.amount is None else str(sale.amount),
+        "policy_number": f"{policy.series} {policy.number}" if policy else None,
+        "policy_status": policy.status if policy else None,
+        "terminal_receipt_no": attempt.receipt_no if attempt else None,
+        "terminal_trace": attempt.trace if attempt else None,
+        "payment_status": attempt.status if attempt else None,
+        "masked_pan": attempt.masked_pan if attempt else None,
+        "application_number": sale.application.number if sale.application else None,
+        "category": sale.category,
+        "region": sale.region_code,
+        "tariff_version": sale.tariff_version,
+        "created_at": sale.created_at.isoformat(),
+        "finished_at": sale.finished_at.isoformat() if sale.finished_at else None,
+        "flag_reason": sale.flag_reason,
+    }
