@@ -1,0 +1,176 @@
+"""Benchmark: one complete sale at 9600 baud, and memory over many headless sales.
+
+    .venv/bin/python bench/sale.py [--think 0.5] [--baudrate 9600] [--soak 10000]
+
+Part 1 — one sale through the real drivers: the ZVT simulator on a pty paced at ``--baudrate``
+(8N2, 11 bits per byte, as ZVT prescribes), the ESC/POS simulator over loopback TCP, the insurer
+simulator in process, the journal on SQLite (WAL, synchronous=FULL). Printed: terminal bytes and their
+wire time, printer bytes (a TCP/USB printer has no line time worth counting; shown at 115200 baud for
+a serial one), the terminal's think time, the number of durable writes on the sale's path (journal
+commits, ledger, printer-job and insurer records — each an fsync) times the fsync cost measured on this
+disk, and the elapsed time. Target: elapsed ≤ 1.3 × (wire time + think time + fsyncs).
+
+Part 2 — RSS growth over ``--soak`` sales (target ≤ 2 MB for 10,000): the same drivers with no line
+pacing and no think time, after 300 warm-up sales; RSS read from /proc/self/status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event  # noqa: E402
+
+from kiosk.bootstrap import Kiosk, build_kiosk  # noqa: E402
+from kiosk.config import load_settings  # noqa: E402
+from kiosk.sale.samples import sample_customers  # noqa: E402
+
+PRINTER_SERIAL_BAUD = 115200
+
+
+def kiosk_in(data: Path, terminal: str) -> Kiosk:
+    os.environ["OSAGO_DATA__DIR"] = str(data)
+    return build_kiosk(load_settings(ROOT / "config" / "kiosk.toml"), terminal_url=terminal)
+
+
+def one_sale(kiosk: Kiosk, customer: object) -> tuple[str, int]:
+    service = kiosk.service
+    sale_id = service.start_sale(action_id=str(uuid.uuid4()))
+    service.enter(sale_id, customer, action_id=str(uuid.uuid4()))  # type: ignore[arg-type]
+    service.consent(sale_id, {"personal_data": "v1", "policy_terms": "v1"}, action_id=str(uuid.uuid4()))
+    assert service.preflight(sale_id).ready
+    outcome = service.pay(sale_id, action_id=str(uuid.uuid4()))
+    assert outcome.state.value == "completed", outcome
+    with kiosk.journal.session() as session:
+        from kiosk.journal.models import SaleRecord
+
+        sale = session.get(SaleRecord, sale_id)
+        assert sale is not None
+        return sale_id, sum(job.bytes_sent or 0 for job in sale.print_jobs)
+
+
+def fsync_cost(directory: Path, samples: int = 50) -> float:
+    """Mean seconds of one small write + fsync on this disk."""
+    path = directory / "fsync-probe"
+    with path.open("ab") as out:
+        started = time.perf_counter()
+        for _ in range(samples):
+            out.write(b"x" * 200)
+            out.flush()
+            os.fsync(out.fileno())
+        return (time.perf_counter() - started) / samples
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def timing(args: argparse.Namespace) -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        kiosk = kiosk_in(data, f"sim://terminal?think={args.think}&baudrate={args.baudrate}")
+        commits = 0
+
+        def count(_conn: object) -> None:
+            nonlocal commits
+            commits += 1
+
+        event.listen(kiosk.journal.engine, "commit", count)
+        customers = sample_customers(
+            2, kiosk.service.clock().date() + __import__("datetime").timedelta(days=3), seed=11
+        )
+        one_sale(kiosk, customers[0])  # warm-up: registration, connections, first-time imports
+        link = kiosk.terminal.link  # type: ignore[attr-defined]
+        before_bytes, before_commits = link.bytes_out + link.bytes_in, commits
+        ledger_lines = len((data / "terminal-ledger.jsonl").read_text().splitlines())
+        jobs_lines = len((data / "printer-jobs.jsonl").read_text().splitlines())
+        insurer_lines = len((data / "insurer-sim.jsonl").read_text().splitlines())
+        started = time.perf_counter()
+        _, printer_bytes = one_sale(kiosk, customers[1])
+        elapsed = time.perf_counter() - started
+        terminal_bytes = link.bytes_out + link.bytes_in - before_bytes
+        journal_commits = commits - before_commits
+        other_fsyncs = (
+            len((data / "terminal-ledger.jsonl").read_text().splitlines()) - ledger_lines
+            + len((data / "printer-jobs.jsonl").read_text().splitlines()) - jobs_lines
+            + len((data / "insurer-sim.jsonl").read_text().splitlines()) - insurer_lines
+        )  # fmt: skip
+        fsync = fsync_cost(data)
+        kiosk.close()
+    wire = terminal_bytes * 11 / args.baudrate
+    printer_wire = printer_bytes * 10 / PRINTER_SERIAL_BAUD
+    fsyncs = (journal_commits + other_fsyncs) * fsync
+    budget = wire + args.think + fsyncs
+    ratio = elapsed / budget
+    print(f"one sale at {args.baudrate} baud (ZVT 8N2 over a paced pty; printer over TCP)")
+    print(f"  terminal bytes on the wire:   {terminal_bytes:>6}  → wire time {wire:.3f} s")
+    print(
+        f"  printer bytes (policy + memo): {printer_bytes:>5}  "
+        f"(over TCP; {printer_wire:.3f} s if serial at {PRINTER_SERIAL_BAUD})"
+    )
+    print(f"  terminal think time:           {args.think:.3f} s")
+    print(f"  durable writes:                {journal_commits} journal commits + {other_fsyncs} device/insurer records "
+          f"× {fsync * 1000:.2f} ms fsync = {fsyncs:.3f} s")  # fmt: skip
+    print(f"  elapsed (start → policy printed and payment committed): {elapsed:.3f} s")
+    met = ratio <= 1.3
+    print(f"  elapsed / (wire + think + fsyncs) = {ratio:.2f}  (target ≤ 1.3: {'met' if met else 'NOT met'})")
+    return met
+
+
+def soak(args: argparse.Namespace) -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        kiosk = kiosk_in(Path(tmp), "sim://terminal?think=0&baudrate=0")
+        start = kiosk.service.clock().date() + __import__("datetime").timedelta(days=3)
+        warm = sample_customers(300, start, seed=1)
+        for customer in warm:
+            one_sale(kiosk, customer)
+        gc.collect()
+        before = rss_kb()
+        began = time.perf_counter()
+        done = 0
+        step = 1000
+        while done < args.soak:
+            batch = sample_customers(min(step, args.soak - done), start, seed=10 + done)
+            for customer in batch:
+                one_sale(kiosk, customer)
+            done += len(batch)
+            gc.collect()
+            per_sale = (time.perf_counter() - began) / done * 1000
+            print(f"  {done:>6} sales, RSS {rss_kb() / 1024:.1f} MB, {per_sale:.1f} ms/sale", flush=True)
+        after = rss_kb()
+        kiosk.close()
+    growth = (after - before) / 1024
+    met = growth <= 2.0
+    verdict = "met" if met else "NOT met"
+    print(
+        f"RSS growth over {args.soak} sales: {growth:+.2f} MB (from {before / 1024:.1f} MB; target ≤ 2 MB: {verdict})"
+    )
+    return met
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--think", type=float, default=0.5, help="terminal simulator think time (s)")
+    parser.add_argument("--baudrate", type=int, default=9600)
+    parser.add_argument("--soak", type=int, default=10_000, help="sales for the RSS measurement (0: skip)")
+    args = parser.parse_args()
+    ok = timing(args)
+    if args.soak:
+        ok = soak(args) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
