@@ -61,6 +61,7 @@ def handle_demo(args: argparse.Namespace) -> int:
     from kiosk.bootstrap import build_kiosk
     from kiosk.config import load_settings
     from kiosk.sale.recovery import recover
+    from kiosk.sale.retention import purge_personal_data
     from kiosk.sale.samples import sample_customers
 
     if args.sales < 0:
@@ -73,6 +74,7 @@ def handle_demo(args: argparse.Namespace) -> int:
     try:
         for item in recover(kiosk.service):
             print(f"восстановлено {item.sale_id[:8]}: {item.before} → {item.after} ({item.note})", flush=True)
+        purge_personal_data(kiosk.journal, now=kiosk.service.clock(), retention_days=settings.sale.retention_days)
         if args.recover_only:
             return 0
         service = kiosk.service

@@ -665,6 +665,19 @@ class SaleService:
             f"выдан. Номер обращения {sale.id[:8].upper()}.",
         )
 
+    def cancel_payment(self) -> bool:
+        """The customer pressed "Отмена" while the terminal waits for the card.
+
+        Called from the UI thread while ``pay`` runs in a worker and holds the kiosk, so it does not
+        take the lock: it only asks the terminal to abort; ``pay`` then returns the terminal's verdict
+        (cancelled, no money) through the normal path. True when the terminal accepted the abort.
+        """
+        try:
+            return self.terminal.abort()
+        except Exception as exc:  # the verdict still comes back through pay()
+            log.warning("terminal refused the abort: %s", exc)
+            return False
+
     # ------------------------------------------------------------------------------------------
     # the application path (insurer unreachable before payment)
 
