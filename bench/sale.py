@@ -17,6 +17,7 @@ pacing and no think time, after 300 warm-up sales; RSS read from /proc/self/stat
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import os
 import sys
@@ -42,6 +43,12 @@ def kiosk_in(data: Path, terminal: str) -> Kiosk:
     return build_kiosk(load_settings(ROOT / "config" / "kiosk.toml"), terminal_url=terminal)
 
 
+def first_start(kiosk: Kiosk) -> dt.date:
+    """The earliest contract start the kiosk accepts today (its own, Moscow, calendar)."""
+    today = kiosk.service.clock().astimezone(kiosk.service.config.zone).date()
+    return today + dt.timedelta(days=kiosk.service.config.earliest_start_days)
+
+
 def one_sale(kiosk: Kiosk, customer: object) -> tuple[str, int]:
     service = kiosk.service
     sale_id = service.start_sale(action_id=str(uuid.uuid4()))
@@ -56,6 +63,14 @@ def one_sale(kiosk: Kiosk, customer: object) -> tuple[str, int]:
         sale = session.get(SaleRecord, sale_id)
         assert sale is not None
         return sale_id, sum(job.bytes_sent or 0 for job in sale.print_jobs)
+
+
+def insurer_count(data: Path) -> int:
+    """Records in the insurer simulator's database (each one a durable commit)."""
+    import sqlite3
+
+    with sqlite3.connect(data / "insurer-sim.sqlite") as db:
+        return int(db.execute("SELECT count(*) FROM records").fetchone()[0])
 
 
 def fsync_cost(directory: Path, samples: int = 50) -> float:
@@ -88,15 +103,13 @@ def timing(args: argparse.Namespace) -> bool:
             commits += 1
 
         event.listen(kiosk.journal.engine, "commit", count)
-        customers = sample_customers(
-            2, kiosk.service.clock().date() + __import__("datetime").timedelta(days=3), seed=11
-        )
+        customers = sample_customers(2, first_start(kiosk), seed=11)
         one_sale(kiosk, customers[0])  # warm-up: registration, connections, first-time imports
         link = kiosk.terminal.link  # type: ignore[attr-defined]
         before_bytes, before_commits = link.bytes_out + link.bytes_in, commits
         ledger_lines = len((data / "terminal-ledger.jsonl").read_text().splitlines())
         jobs_lines = len((data / "printer-jobs.jsonl").read_text().splitlines())
-        insurer_lines = len((data / "insurer-sim.jsonl").read_text().splitlines())
+        insurer_records = insurer_count(data)
         started = time.perf_counter()
         _, printer_bytes = one_sale(kiosk, customers[1])
         elapsed = time.perf_counter() - started
@@ -105,7 +118,7 @@ def timing(args: argparse.Namespace) -> bool:
         other_fsyncs = (
             len((data / "terminal-ledger.jsonl").read_text().splitlines()) - ledger_lines
             + len((data / "printer-jobs.jsonl").read_text().splitlines()) - jobs_lines
-            + len((data / "insurer-sim.jsonl").read_text().splitlines()) - insurer_lines
+            + insurer_count(data) - insurer_records
         )  # fmt: skip
         fsync = fsync_cost(data)
         kiosk.close()
@@ -132,7 +145,7 @@ def timing(args: argparse.Namespace) -> bool:
 def soak(args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         kiosk = kiosk_in(Path(tmp), "sim://terminal?think=0&baudrate=0")
-        start = kiosk.service.clock().date() + __import__("datetime").timedelta(days=3)
+        start = first_start(kiosk)
         warm = sample_customers(300, start, seed=1)
         for customer in warm:
             one_sale(kiosk, customer)

@@ -130,7 +130,7 @@ def insurer_gateway(settings: KioskSettings) -> InsurerGateway:
         faults = {v for k, v in parse_qsl(urlsplit(url).query) if k == "fault"}
         return InsurerSimulator(
             SimulatorDataset.load(settings.path(settings.insurer.simulator)),
-            state_file=settings.data_dir / "insurer-sim.jsonl",
+            state_file=settings.data_dir / "insurer-sim.sqlite",
             faults=faults,
         )
     raise ValueError(f"unsupported insurer URL {url!r} (the central server adapter arrives with sync)")

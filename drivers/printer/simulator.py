@@ -17,6 +17,7 @@ one standalone.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -88,15 +89,23 @@ class _Connection:
 
 
 class JobJournal:
-    """Append-only JSON lines, one finished job a line, fsynced (it must survive a kiosk crash)."""
+    """Append-only JSON lines, one finished job a line, fsynced (it must survive a kiosk crash).
+
+    The file is the record. In memory only the latest ``KEEP`` jobs stay, so a simulator serving a
+    kiosk for days (``sim://printer`` runs inside the kiosk process) does not grow without bound.
+    """
+
+    KEEP = 200
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.records: list[dict[str, Any]] = []
+        self.records: collections.deque[dict[str, Any]] = collections.deque(maxlen=self.KEEP)
+        self.count = 0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
     def append(self, record: dict[str, Any]) -> None:
+        self.count += 1
         self.records.append(record)
         if self.path is None:
             return
@@ -169,7 +178,7 @@ class PrinterModel:
         return {
             "faults": sorted(self.faults),
             "paper_lines": self.paper_lines,
-            "jobs": len(self.journal.records),
+            "jobs": self.journal.count,
             "profile": self.profile.name,
         }
 
@@ -330,7 +339,7 @@ class PrinterModel:
             job.lines.pop()
         self.journal.append(
             {
-                "seq": len(self.journal.records) + 1,
+                "seq": self.journal.count + 1,
                 "completed_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "state": "cut" if job.cut else "not_cut",
                 "ended_by": reason,
@@ -440,17 +449,22 @@ class PrinterSimulator:
 
     @property
     def jobs(self) -> list[dict[str, Any]]:
-        """The journal records so far (a copy)."""
+        """The latest journal records (a copy; at most ``JobJournal.KEEP``)."""
         with self._lock:
             return list(self.model.journal.records)
 
+    @property
+    def job_count(self) -> int:
+        """How many jobs finished since the simulator started."""
+        with self._lock:
+            return self.model.journal.count
+
     def wait_for_jobs(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Block until the journal has ``count`` records (or the timeout); return them."""
+        """Block until ``count`` jobs have finished (or the timeout); return the latest records."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            jobs = self.jobs
-            if len(jobs) >= count:
-                return jobs
+            if self.job_count >= count:
+                return self.jobs
             time.sleep(0.01)
         return self.jobs
 

@@ -1,15 +1,15 @@
 """An in-process insurer: КБМ answers from a small dataset, policy numbers from a range, persistent.
 
-State is an append-only JSON-lines file (fsynced per line), replayed at start, so a kiosk that crashes
-after registering a policy gets the same number back when it repeats the call with the same key — as
-the real insurer's idempotent API would answer. Faults can be switched on for tests and demos.
+State is a small SQLite database (WAL, synchronous=FULL), so a kiosk that crashes after registering a
+policy gets the same number back when it repeats the call with the same key — as the real insurer's
+idempotent API would answer. Faults can be switched on for tests and demos.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+import sqlite3
 import threading
 import tomllib
 import uuid
@@ -61,7 +61,8 @@ class SimulatorDataset:
 
 @dataclass
 class InsurerSimulator:
-    """The simulated insurer (thread-safe)."""
+    """The simulated insurer (thread-safe). Its state is a small SQLite database, so memory stays flat
+    however many policies it issues, and a restart finds every registration again."""
 
     dataset: SimulatorDataset
     state_file: Path | None = None
@@ -70,41 +71,61 @@ class InsurerSimulator:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_key: dict[str, dict[str, Any]] = {}
-        self._next_number = self.dataset.first_number
-        self.cancelled: set[tuple[str, str]] = set()
-        if self.state_file is not None and self.state_file.exists():
-            for line in self.state_file.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    self._apply(json.loads(line))
-
-    # -- state -----------------------------------------------------------------------------------
-    def _apply(self, record: dict[str, Any]) -> None:
-        self._by_key[record["key"]] = record
-        if record["op"] == "register":
-            self._next_number = max(self._next_number, int(record["number"]) + 1)
-        elif record["op"] == "cancel":
-            self.cancelled.add((record["series"], record["number"]))
-
-    def _record(self, record: dict[str, Any]) -> None:
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            with self.state_file.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-        self._apply(record)
+        self._db = sqlite3.connect(str(self.state_file) if self.state_file else ":memory:", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL,"
+            " op TEXT NOT NULL, body TEXT NOT NULL)"
+        )
+        self._db.commit()
+
+    # -- state -----------------------------------------------------------------------------------
+    def _find(self, key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT body FROM records WHERE key = ?", (key,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def _record(self, record: dict[str, Any]) -> None:
+        with self._db:  # one durable transaction per record
+            self._db.execute(
+                "INSERT INTO records (key, op, body) VALUES (?, ?, ?)",
+                (record["key"], record["op"], json.dumps(record, ensure_ascii=False)),
+            )
+
+    def _next_number(self) -> int:
+        row = self._db.execute(
+            "SELECT max(CAST(json_extract(body, '$.number') AS INTEGER)) FROM records WHERE op = 'register'"
+        ).fetchone()
+        return max(self.dataset.first_number, (row[0] or 0) + 1)
+
+    def records(self, op: str | None = None) -> list[dict[str, Any]]:
+        """Every record (or those of one operation), in order — for reconciliation."""
+        query = "SELECT body FROM records" + (" WHERE op = ?" if op else "") + " ORDER BY seq"
+        with self._lock:
+            return [json.loads(body) for (body,) in self._db.execute(query, (op,) if op else ())]
+
+    @property
+    def registered(self) -> list[dict[str, Any]]:
+        """Every registration, in order."""
+        return self.records("register")
+
+    @property
+    def cancelled(self) -> set[tuple[str, str]]:
+        """(series, number) of every annulled policy."""
+        return {(r["series"], r["number"]) for r in self.records("cancel")}
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
 
     def _check(self, operation: str) -> None:
         if "unavailable" in self.faults:
             raise GatewayUnavailableError("insurer unreachable (simulated)")
         if operation in self.faults:
             raise GatewayUnavailableError(f"insurer failed to {operation} (simulated)")
-
-    @property
-    def registered(self) -> list[dict[str, Any]]:
-        """Every registration, in order (for reconciliation in tests)."""
-        return [r for r in self._by_key.values() if r["op"] == "register"]
 
     # -- the port --------------------------------------------------------------------------------
     def available(self) -> bool:
@@ -124,7 +145,7 @@ class InsurerSimulator:
     def register_policy(self, contract: PolicyContract, *, idempotency_key: str) -> RegisteredPolicy:
         """A new number from the range, or the same one for a repeated key."""
         with self._lock:
-            earlier = self._by_key.get(idempotency_key)
+            earlier = self._find(idempotency_key)
             if earlier is not None:
                 return RegisteredPolicy(earlier["series"], earlier["number"], dt.datetime.fromisoformat(earlier["at"]))
             self._check("register")
@@ -135,7 +156,7 @@ class InsurerSimulator:
                 "key": idempotency_key,
                 "sale_id": contract.sale_id,
                 "series": self.dataset.series,
-                "number": f"{self._next_number:010d}",
+                "number": f"{self._next_number():010d}",
                 "premium": str(contract.premium),
                 "at": self.clock().isoformat(),
             }
@@ -145,7 +166,8 @@ class InsurerSimulator:
     def find_policy(self, idempotency_key: str) -> RegisteredPolicy | None:
         """The registration made with this key, if any."""
         self._check("kbm")
-        record = self._by_key.get(idempotency_key)
+        with self._lock:
+            record = self._find(idempotency_key)
         if record is None or record["op"] != "register":
             return None
         return RegisteredPolicy(record["series"], record["number"], dt.datetime.fromisoformat(record["at"]))
@@ -153,10 +175,15 @@ class InsurerSimulator:
     def cancel_policy(self, series: str, number: str, *, reason: str, idempotency_key: str) -> None:
         """Annul a policy (idempotent)."""
         with self._lock:
-            if idempotency_key in self._by_key:
+            if self._find(idempotency_key) is not None:
                 return
             self._check("cancel")
-            if not any(r["series"] == series and r["number"] == number for r in self.registered):
+            issued = self._db.execute(
+                "SELECT 1 FROM records WHERE op = 'register' AND json_extract(body, '$.series') = ?"
+                " AND json_extract(body, '$.number') = ?",
+                (series, number),
+            ).fetchone()
+            if issued is None:
                 raise GatewayRejectedError(f"no such policy {series} {number}")
             self._record(
                 {
@@ -174,11 +201,11 @@ class InsurerSimulator:
     ) -> ApplicationReceipt:
         """Accept an application (number from the insurer)."""
         with self._lock:
-            earlier = self._by_key.get(idempotency_key)
+            earlier = self._find(idempotency_key)
             if earlier is not None:
                 return ApplicationReceipt(earlier["number"], "в обработке", earlier["office"])
             self._check("application")
-            count = sum(1 for r in self._by_key.values() if r["op"] == "application") + 1
+            count = self._db.execute("SELECT count(*) FROM records WHERE op = 'application'").fetchone()[0] + 1
             record = {
                 "op": "application",
                 "key": idempotency_key,

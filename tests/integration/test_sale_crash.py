@@ -69,7 +69,7 @@ def test_sigkill_at_every_step_of_a_paid_sale_loses_no_money_and_no_sale(tmp_pat
     started += 3
 
     sales = journal(config)
-    result = reconcile(sales, sims, tmp_path / "data" / "insurer-sim.jsonl", expected_sales=started)
+    result = reconcile(sales, sims, tmp_path / "data" / "insurer-sim.sqlite", expected_sales=started)
 
     assert result.charged_without_policy == []
     assert result.double_charges == []
@@ -104,7 +104,7 @@ def test_sigkill_while_the_insurer_or_the_printer_fails_loses_no_money(tmp_path:
     started += 2
 
     sales = journal(config)
-    result = reconcile(sales, sims, tmp_path / "data" / "insurer-sim.jsonl", expected_sales=started)
+    result = reconcile(sales, sims, tmp_path / "data" / "insurer-sim.sqlite", expected_sales=started)
 
     assert result.clean, result
     assert result.states == {"reversed": 6, "application_issued": 1, "completed": 2}

@@ -21,6 +21,7 @@ from typing import Any
 
 from drivers.payment.ledger import final_states
 from drivers.printer.simulator import control
+from kiosk.insurer.simulator import InsurerSimulator, SimulatorDataset
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = [sys.executable, "-m", "kiosk"]
@@ -165,12 +166,11 @@ def reconcile(
                 number = qr.rsplit("number=", 1)[1][-10:]
                 intact = job["state"] == "cut" and not job.get("paper_out_during_job")
                 printed[number] = printed.get(number, False) or intact
-    insurer = (
-        [json.loads(line) for line in insurer_state.read_text(encoding="utf-8").splitlines()]
-        if insurer_state.exists()
-        else []
+    insurer = InsurerSimulator(
+        SimulatorDataset.load(REPO / "config" / "insurer_simulator.toml"), state_file=insurer_state
     )
-    cancelled = {(r["series"], r["number"]) for r in insurer if r["op"] == "cancel"}
+    cancelled = insurer.cancelled
+    insurer.close()
 
     charged_without_policy, double_charges = [], []
     committed = [trace for trace, entry in ledger.items() if entry.fate == "committed"]

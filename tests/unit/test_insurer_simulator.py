@@ -45,7 +45,7 @@ def test_registration_issues_series_and_ten_digit_numbers_in_order() -> None:
 
 
 def test_a_repeated_registration_returns_the_same_number_even_after_a_restart(tmp_path: Path) -> None:
-    state = tmp_path / "insurer.jsonl"
+    state = tmp_path / "insurer.sqlite"
     first = InsurerSimulator(DATASET, state_file=state).register_policy(contract(), idempotency_key="s1:register")
 
     again = InsurerSimulator(DATASET, state_file=state).register_policy(contract(), idempotency_key="s1:register")
@@ -69,7 +69,7 @@ def test_a_rejected_registration_is_not_retryable() -> None:
 
 
 def test_cancelling_a_policy_is_recorded_once(tmp_path: Path) -> None:
-    state = tmp_path / "insurer.jsonl"
+    state = tmp_path / "insurer.sqlite"
     insurer = InsurerSimulator(DATASET, state_file=state)
     policy = insurer.register_policy(contract(), idempotency_key="r")
 
@@ -77,7 +77,7 @@ def test_cancelling_a_policy_is_recorded_once(tmp_path: Path) -> None:
     insurer.cancel_policy(policy.series, policy.number, reason="payment reversed", idempotency_key="c")
 
     assert InsurerSimulator(DATASET, state_file=state).cancelled == {(policy.series, policy.number)}
-    assert state.read_text(encoding="utf-8").count('"op": "cancel"') == 1
+    assert len(InsurerSimulator(DATASET, state_file=state).records("cancel")) == 1
 
 
 def test_an_application_gets_a_number_and_the_office() -> None:
