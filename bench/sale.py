@@ -8,7 +8,8 @@ simulator in process, the journal on SQLite (WAL, synchronous=FULL). Printed: te
 wire time, printer bytes (a TCP/USB printer has no line time worth counting; shown at 115200 baud for
 a serial one), the terminal's think time, the number of durable writes on the sale's path (journal
 commits, ledger, printer-job and insurer records — each an fsync) times the fsync cost measured on this
-disk, and the elapsed time. Target: elapsed ≤ 1.3 × (wire time + think time + fsyncs).
+disk, and the elapsed time. Target: elapsed ≤ 1.3 × (wire time + think time + fsyncs), judged on
+the median of ``--runs`` sales (a benchmark on a shared machine is noisy).
 
 Part 2 — RSS growth over ``--soak`` sales (target ≤ 2 MB for 10,000): the same drivers with no line
 pacing and no think time, after 300 warm-up sales; RSS read from /proc/self/status.
@@ -20,6 +21,7 @@ import argparse
 import datetime as dt
 import gc
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -103,43 +105,47 @@ def timing(args: argparse.Namespace) -> bool:
             commits += 1
 
         event.listen(kiosk.journal.engine, "commit", count)
-        customers = sample_customers(2, first_start(kiosk), seed=11)
+        customers = sample_customers(args.runs + 1, first_start(kiosk), seed=11)
         one_sale(kiosk, customers[0])  # warm-up: registration, connections, first-time imports
         link = kiosk.terminal.link  # type: ignore[attr-defined]
-        before_bytes, before_commits = link.bytes_out + link.bytes_in, commits
-        ledger_lines = len((data / "terminal-ledger.jsonl").read_text().splitlines())
-        jobs_lines = len((data / "printer-jobs.jsonl").read_text().splitlines())
-        insurer_records = insurer_count(data)
-        started = time.perf_counter()
-        _, printer_bytes = one_sale(kiosk, customers[1])
-        elapsed = time.perf_counter() - started
-        terminal_bytes = link.bytes_out + link.bytes_in - before_bytes
-        journal_commits = commits - before_commits
-        other_fsyncs = (
-            len((data / "terminal-ledger.jsonl").read_text().splitlines()) - ledger_lines
-            + len((data / "printer-jobs.jsonl").read_text().splitlines()) - jobs_lines
-            + insurer_count(data) - insurer_records
-        )  # fmt: skip
         fsync = fsync_cost(data)
+        print(f"one sale at {args.baudrate} baud (ZVT 8N2 over a paced pty; printer over TCP), {args.runs} runs")
+        print("run  terminal bytes  wire     printer bytes  think   fsyncs(n × cost)        elapsed  ratio")
+        ratios = []
+        for run, customer in enumerate(customers[1:], start=1):
+            before_bytes, before_commits = link.bytes_out + link.bytes_in, commits
+            files_before = _durable_records(data)
+            started = time.perf_counter()
+            _, printer_bytes = one_sale(kiosk, customer)
+            elapsed = time.perf_counter() - started
+            terminal_bytes = link.bytes_out + link.bytes_in - before_bytes
+            writes = commits - before_commits + _durable_records(data) - files_before
+            wire = terminal_bytes * 11 / args.baudrate
+            fsyncs = writes * fsync
+            ratio = elapsed / (wire + args.think + fsyncs)
+            ratios.append(ratio)
+            print(
+                f"{run:>3}  {terminal_bytes:>14}  {wire:.3f}s  {printer_bytes:>13}  {args.think:.3f}s  "
+                f"{writes:>2} × {fsync * 1000:.2f} ms = {fsyncs:.3f}s  {elapsed:.3f}s  {ratio:.2f}"
+            )
         kiosk.close()
-    wire = terminal_bytes * 11 / args.baudrate
-    printer_wire = printer_bytes * 10 / PRINTER_SERIAL_BAUD
-    fsyncs = (journal_commits + other_fsyncs) * fsync
-    budget = wire + args.think + fsyncs
-    ratio = elapsed / budget
-    print(f"one sale at {args.baudrate} baud (ZVT 8N2 over a paced pty; printer over TCP)")
-    print(f"  terminal bytes on the wire:   {terminal_bytes:>6}  → wire time {wire:.3f} s")
+    median = statistics.median(ratios)
+    met = median <= 1.3
     print(
-        f"  printer bytes (policy + memo): {printer_bytes:>5}  "
-        f"(over TCP; {printer_wire:.3f} s if serial at {PRINTER_SERIAL_BAUD})"
+        f"printer bytes go over TCP here; a serial printer at {PRINTER_SERIAL_BAUD} baud adds "
+        f"{printer_bytes * 10 / PRINTER_SERIAL_BAUD:.3f} s of its own line time"
     )
-    print(f"  terminal think time:           {args.think:.3f} s")
-    print(f"  durable writes:                {journal_commits} journal commits + {other_fsyncs} device/insurer records "
-          f"× {fsync * 1000:.2f} ms fsync = {fsyncs:.3f} s")  # fmt: skip
-    print(f"  elapsed (start → policy printed and payment committed): {elapsed:.3f} s")
-    met = ratio <= 1.3
-    print(f"  elapsed / (wire + think + fsyncs) = {ratio:.2f}  (target ≤ 1.3: {'met' if met else 'NOT met'})")
+    print(
+        f"median elapsed / (wire + think + fsyncs) = {median:.2f} (best {min(ratios):.2f}); "
+        f"target ≤ 1.3: {'met' if met else 'NOT met'}"
+    )
     return met
+
+
+def _durable_records(data: Path) -> int:
+    """Fsynced records the devices and the insurer wrote (ledger lines, printer jobs, insurer rows)."""
+    lines = sum(len((data / name).read_text().splitlines()) for name in ("terminal-ledger.jsonl", "printer-jobs.jsonl"))
+    return lines + insurer_count(data)
 
 
 def soak(args: argparse.Namespace) -> bool:
@@ -177,6 +183,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--think", type=float, default=0.5, help="terminal simulator think time (s)")
     parser.add_argument("--baudrate", type=int, default=9600)
+    parser.add_argument("--runs", type=int, default=5, help="timed sales (the median decides)")
     parser.add_argument("--soak", type=int, default=10_000, help="sales for the RSS measurement (0: skip)")
     args = parser.parse_args()
     ok = timing(args)
