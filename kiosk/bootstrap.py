@@ -20,11 +20,13 @@ from drivers.cardreader import ServiceCardReader, open_reader
 from drivers.payment import PaymentTerminal, open_terminal
 from drivers.printer import ReceiptPrinter, open_printer
 from kiosk.config import KioskSettings
+from kiosk.diagnostics import Diagnostics
 from kiosk.documents.common import InsurerInfo
 from kiosk.documents.letter import OfficeInfo
 from kiosk.insurer import InsurerGateway
 from kiosk.insurer.simulator import InsurerSimulator, SimulatorDataset
 from kiosk.journal.db import Journal, open_journal
+from kiosk.logs import log_file
 from kiosk.privacy import PersonalDataCipher
 from kiosk.sale.paper import Paper
 from kiosk.sale.service import Checkpoint, SaleConfig, SaleService
@@ -45,6 +47,7 @@ __all__ = [
     "Kiosk",
     "build_kiosk",
     "card_reader",
+    "diagnostics",
     "insurer_gateway",
     "journal_path",
     "service_access",
@@ -202,3 +205,28 @@ def build_kiosk(
         config=config, checkpoint=checkpoint,
     )  # fmt: skip
     return Kiosk(settings, journal, service, terminal, printer, insurer)
+
+
+def diagnostics(
+    kiosk: Kiosk,
+    *,
+    reader_status: Callable[[], Any] | None = None,
+    server_status: Callable[[], Any] | None = None,
+) -> Diagnostics:
+    """The technician's checks and actions over a built kiosk."""
+    settings = kiosk.settings
+    return Diagnostics(
+        kiosk_id=settings.kiosk.id,
+        journal=kiosk.journal,
+        terminal=kiosk.terminal,
+        printer=kiosk.printer,
+        insurer=kiosk.insurer,
+        tariffs=kiosk.service.tariffs,
+        data_dir=settings.data_dir,
+        log_path=log_file(settings.data_dir),
+        printer_url=settings.devices.printer,
+        reader_status=reader_status,
+        server_status=server_status,
+        clock=kiosk.service.clock,
+        zone=settings.zone,
+    )

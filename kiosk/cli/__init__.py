@@ -19,6 +19,7 @@ Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.cli.quote",
     "kiosk.cli.demo",
+    "kiosk.cli.diag",
     "kiosk.cli.terminal",
     "kiosk.cli.printer",
     "kiosk.cli.service_card",

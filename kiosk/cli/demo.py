@@ -60,6 +60,7 @@ def handle_demo(args: argparse.Namespace) -> int:
     """Run recovery, then N sample sales; one line per sale and a summary."""
     from kiosk.bootstrap import build_kiosk
     from kiosk.config import load_settings
+    from kiosk.logs import attach_file_log
     from kiosk.sale.recovery import recover
     from kiosk.sale.retention import purge_personal_data
     from kiosk.sale.samples import sample_customers
@@ -68,6 +69,7 @@ def handle_demo(args: argparse.Namespace) -> int:
         print("--sales: нужно неотрицательное число", file=sys.stderr)
         return 2
     settings = load_settings(args.config)
+    attach_file_log(settings.data_dir)
     kiosk = build_kiosk(
         settings, terminal_url=args.terminal_url, printer_url=args.printer_url, checkpoint=_crash_hook(args.crash_at)
     )
@@ -120,56 +122,27 @@ def handle_demo(args: argparse.Namespace) -> int:
 
 def handle_journal(args: argparse.Namespace) -> int:
     """List the sales in the journal (no personal data)."""
-    from sqlalchemy import select
-
     from kiosk.bootstrap import journal_path
     from kiosk.config import load_settings
     from kiosk.journal.db import open_journal
-    from kiosk.journal.models import SaleRecord
+    from kiosk.sale.report import sale_rows
 
     settings = load_settings(args.config)
     path = journal_path(settings)
-    if not path.exists():
-        rows: list[dict[str, Any]] = []
-    else:
+    rows: list[dict[str, Any]] = []
+    if path.exists():
         journal = open_journal(path)
         with journal.session() as session:
-            query = select(SaleRecord).order_by(SaleRecord.created_at)
-            sales = session.scalars(query).all()
-            if args.limit:
-                sales = sales[-args.limit :]
-            rows = [_row(sale) for sale in sales]
+            rows = sale_rows(session, args.limit)
         journal.close()
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
     for row in rows:
+        document = row["policy_number"] or row["application_number"] or "—"
         print(
             f"{row['created_at'][:19]}  {row['id'][:8]}  {row['state']:<18} {row['amount'] or '—':>10}  "
-            f"{row['policy_number'] or row['application_number'] or '—':<16}  чек {row['terminal_receipt_no'] or '—'}"
+            f"{document:<16}  чек {row['terminal_receipt_no'] or '—'}"
         )
     print(f"всего: {len(rows)}")
     return 0
-
-
-def _row(sale: Any) -> dict[str, Any]:
-    attempt = sale.payments[-1] if sale.payments else None
-    policy = sale.policy
-    return {
-        "id": sale.id,
-        "state": sale.state,
-        "amount": None if sale.amount is None else str(sale.amount),
-        "policy_number": f"{policy.series} {policy.number}" if policy else None,
-        "policy_status": policy.status if policy else None,
-        "terminal_receipt_no": attempt.receipt_no if attempt else None,
-        "terminal_trace": attempt.trace if attempt else None,
-        "payment_status": attempt.status if attempt else None,
-        "masked_pan": attempt.masked_pan if attempt else None,
-        "application_number": sale.application.number if sale.application else None,
-        "category": sale.category,
-        "region": sale.region_code,
-        "tariff_version": sale.tariff_version,
-        "created_at": sale.created_at.isoformat(),
-        "finished_at": sale.finished_at.isoformat() if sale.finished_at else None,
-        "flag_reason": sale.flag_reason,
-    }

@@ -40,6 +40,7 @@ from kiosk.insurer import GatewayError, GatewayUnavailableError, InsurerGateway,
 from kiosk.journal.db import Journal
 from kiosk.journal.models import (
     ApplicationRecord,
+    JournalEntry,
     PaymentAttempt,
     PersonalData,
     PolicyRecord,
@@ -677,6 +678,45 @@ class SaleService:
         except Exception as exc:  # the verdict still comes back through pay()
             log.warning("terminal refused the abort: %s", exc)
             return False
+
+    def resolve_flagged(self, sale_id: str, resolution: SaleState, *, actor: str, note: str) -> SaleOutcome:
+        """A technician's decision about a flagged sale, taken after checking the terminal's batch and
+        the insurer: the payment went through (``completed``), was reversed (``reversed``; a registered
+        policy is annulled), or no money moved (``abandoned``)."""
+        if resolution not in (S.COMPLETED, S.REVERSED, S.ABANDONED):
+            raise SaleError("Решение: оплачено, платёж отменён или без оплаты")
+        if not note.strip():
+            raise SaleError("Опишите, на чём основано решение (чек, выписка, ответ страховщика)")
+        to_cancel = None
+        with self._busy, self._tx() as session:
+            sale = self._sale(session, sale_id)
+            if S(sale.state) is not S.FLAGGED:
+                raise SaleError("Эта продажа не ждёт решения техника")
+            attempt = sale.payments[-1] if sale.payments else None
+            if attempt is not None:
+                attempt.status = {S.COMPLETED: "committed", S.REVERSED: "reversed", S.ABANDONED: "declined"}[resolution]
+                attempt.finished_at = self.clock()
+            self._move(session, sale, resolution, f"{sale_id}:resolved", actor=actor, note=note)
+            session.add(
+                JournalEntry(
+                    at=self.clock(),
+                    actor=actor,
+                    action="resolve_flagged",
+                    detail={"sale_id": sale_id, "resolution": resolution.value, "note": note},
+                )
+            )
+            self._emit(session, "sale.resolved", sale, {"resolution": resolution.value, "actor": actor, "note": note})
+            if resolution is S.COMPLETED:
+                if attempt is not None:
+                    self._emit(session, "payment.committed", sale, _payment_payload(attempt))
+                self._emit(session, "sale.completed", sale, self._sale_payload(sale))
+            elif resolution is S.REVERSED:
+                if attempt is not None:
+                    self._emit(session, "payment.reversed", sale, {**_payment_payload(attempt), "reason": note})
+                to_cancel = self._void_paper_and_policy(session, sale)
+        if to_cancel is not None:
+            self._cancel_policy(*to_cancel)
+        return self.outcome(sale_id)
 
     # ------------------------------------------------------------------------------------------
     # the application path (insurer unreachable before payment)

@@ -1,0 +1,417 @@
+"""What the technician sees and does: traffic-light checks of every part of the kiosk, and actions.
+
+The same checks serve the diagnostics screen and ``osago-kiosk diag``. A red *blocking* light means
+the kiosk must not sell (money could move without a policy coming out); yellow is a warning (paper
+near its end, the reader missing, the server behind). Every action is journaled with the technician's
+card id (``JournalEntry``), so the insurer can see who printed, closed the day or resolved a sale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from drivers.payment import Diagnosis, PaymentTerminal, Totals
+from drivers.printer import PrintResult, ReceiptPrinter
+from kiosk import outbox
+from kiosk.documents.slip import slip_document
+from kiosk.documents.testpage import TestPageData, testpage_document
+from kiosk.documents.text import rub
+from kiosk.insurer import InsurerGateway
+from kiosk.journal.db import Journal
+from kiosk.journal.models import JournalEntry, OutboxEvent, PaymentAttempt, SaleRecord
+from kiosk.logs import tail
+from kiosk.sale.report import sale_rows
+from kiosk.sale.states import MONEY_AT_RISK, SaleState
+from kiosk.tariffs import TariffEngine
+
+__all__ = ["BackupResult", "Diagnostics", "Light", "ServerStatus", "Tile", "verdict"]
+
+log = logging.getLogger(__name__)
+
+#: Free space below which the journal may not be able to record a sale.
+DISK_RED_BYTES = 200 * 1024 * 1024
+DISK_YELLOW_BYTES = 1024 * 1024 * 1024
+
+
+class Light(enum.StrEnum):
+    """A tile's colour."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One part of the kiosk: its light, a one-line summary in Russian and the details behind it."""
+
+    key: str
+    title: str
+    light: Light
+    summary: str
+    blocking: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``osago-kiosk diag --json``)."""
+        return {
+            "key": self.key,
+            "title": self.title,
+            "light": self.light.value,
+            "summary": self.summary,
+            "blocking": self.blocking,
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """The central server as the kiosk last reached it."""
+
+    reachable: bool
+    clock_skew_seconds: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """A verified copy of the journal."""
+
+    path: Path
+    sales: int
+    verified: bool
+    integrity: str
+
+
+def verdict(tiles: list[Tile]) -> tuple[bool, list[str]]:
+    """Whether the kiosk can sell, and the blocking reasons if not."""
+    reasons = [f"{tile.title}: {tile.summary}" for tile in tiles if tile.blocking]
+    return not reasons, reasons
+
+
+class Diagnostics:
+    """Checks and technician actions over the kiosk's real devices and journal."""
+
+    def __init__(
+        self,
+        *,
+        kiosk_id: str,
+        journal: Journal,
+        terminal: PaymentTerminal,
+        printer: ReceiptPrinter,
+        insurer: InsurerGateway,
+        tariffs: TariffEngine,
+        data_dir: Path,
+        log_path: Path,
+        printer_url: str = "",
+        reader_status: Callable[[], Any] | None = None,
+        server_status: Callable[[], ServerStatus] | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        zone: dt.tzinfo = dt.UTC,
+        disk_usage: Callable[[Path], Any] = shutil.disk_usage,
+    ) -> None:
+        self.kiosk_id = kiosk_id
+        self.journal = journal
+        self.terminal = terminal
+        self.printer = printer
+        self.insurer = insurer
+        self.tariffs = tariffs
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.printer_url = printer_url
+        self.reader_status = reader_status
+        self.server_status = server_status
+        self.clock = clock
+        self.zone = zone
+        self.disk_usage = disk_usage
+
+    # ------------------------------------------------------------------------------------------
+    # checks
+
+    def tiles(self) -> list[Tile]:
+        """Every check, in the order of the screen."""
+        return [
+            self._printer(),
+            self._terminal(),
+            self._reader(),
+            self._server(),
+            self._disk(),
+            self._database(),
+            self._tariffs(),
+        ]
+
+    def _printer(self) -> Tile:
+        status = self.printer.status()
+        details = {
+            "ready": status.ready,
+            "blocking": [c.text for c in status.blocking],
+            "warnings": [c.text for c in status.warnings],
+            "profile": self.printer.profile.name,
+        }
+        if not status.ready:
+            return Tile("printer", "Принтер", Light.RED, status.summary(), True, details)
+        if status.warnings:
+            return Tile("printer", "Принтер", Light.YELLOW, status.summary(), False, details)
+        return Tile("printer", "Принтер", Light.GREEN, "Готов, бумага есть", False, details)
+
+    def _terminal(self) -> Tile:
+        status = self.terminal.status()
+        with self.journal.session() as session:
+            last = session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.id.desc()).limit(1)).first()
+            last_result = None if last is None else f"{last.status}: {last.result_text or '—'} ({last.amount} руб.)"
+        details = {
+            "ready": status.ready,
+            "reason": status.reason,
+            "terminal_id": status.terminal_id,
+            "software": status.software_version,
+            "last_payment": last_result,
+        }
+        if not status.ready:
+            return Tile("terminal", "Терминал оплаты", Light.RED, f"Не готов: {status.reason}", True, details)
+        return Tile("terminal", "Терминал оплаты", Light.GREEN, "Готов", False, details)
+
+    def _reader(self) -> Tile:
+        if self.reader_status is None:
+            return Tile("cardreader", "Считыватель карт", Light.YELLOW, "Не подключён к этому режиму")
+        status = self.reader_status()
+        details = {
+            "readers": list(status.readers),
+            "cards": list(status.cards),
+            "reconnects": status.reconnects,
+            "last_error": status.last_error,
+        }
+        if status.ok:
+            return Tile(
+                "cardreader",
+                "Считыватель карт",
+                Light.GREEN,
+                f"Считыватель: {', '.join(status.readers)}",
+                False,
+                details,
+            )
+        # The reader only opens the service mode: its failure does not stop sales.
+        return Tile(
+            "cardreader",
+            "Считыватель карт",
+            Light.YELLOW,
+            "; ".join(status.problems()) or "Нет считывателя",
+            False,
+            details,
+        )
+
+    def _server(self) -> Tile:
+        with self.journal.session() as session:
+            pending = (
+                session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.acked_at.is_(None))) or 0
+            )
+        insurer_ok = self.insurer.available()
+        status = self.server_status() if self.server_status else None
+        details: dict[str, Any] = {"insurer_reachable": insurer_ok, "pending_outbox": pending}
+        if status is not None:
+            details.update(
+                reachable=status.reachable, clock_skew_seconds=status.clock_skew_seconds, detail=status.detail
+            )
+        if not insurer_ok:
+            return Tile(
+                "server",
+                "Связь со страховщиком",
+                Light.RED,
+                f"Нет связи: оформление полисов невозможно (доступны заявления); в очереди {pending}",
+                True,
+                details,
+            )
+        if status is not None and status.clock_skew_seconds is not None and abs(status.clock_skew_seconds) > 60:
+            return Tile(
+                "server",
+                "Связь со страховщиком",
+                Light.YELLOW,
+                f"Часы киоска расходятся с сервером на {status.clock_skew_seconds:+.0f} с",
+                False,
+                details,
+            )
+        if pending > 100:
+            return Tile(
+                "server", "Связь со страховщиком", Light.YELLOW, f"Не отправлено событий: {pending}", False, details
+            )
+        return Tile("server", "Связь со страховщиком", Light.GREEN, f"На связи; в очереди {pending}", False, details)
+
+    def _disk(self) -> Tile:
+        usage = self.disk_usage(self.data_dir)
+        free_mb = usage.free // (1024 * 1024)
+        details = {"free_mb": free_mb, "total_mb": usage.total // (1024 * 1024), "path": str(self.data_dir)}
+        if usage.free < DISK_RED_BYTES:
+            return Tile(
+                "disk", "Диск", Light.RED, f"Свободно {free_mb} МБ: журнал может не записать продажу", True, details
+            )
+        if usage.free < DISK_YELLOW_BYTES:
+            return Tile("disk", "Диск", Light.YELLOW, f"Свободно {free_mb} МБ", False, details)
+        return Tile("disk", "Диск", Light.GREEN, f"Свободно {free_mb} МБ", False, details)
+
+    def _database(self) -> Tile:
+        integrity = self.journal.integrity_check()
+        with self.journal.session() as session:
+            flagged = session.scalars(select(SaleRecord.id).where(SaleRecord.state == SaleState.FLAGGED.value)).all()
+            unresolved = session.scalars(
+                select(SaleRecord.id).where(SaleRecord.state.in_([s.value for s in MONEY_AT_RISK]))
+            ).all()
+        details = {
+            "integrity": integrity,
+            "flagged": list(flagged),
+            "unresolved": list(unresolved),
+            "revision": self.journal.head_revision(),
+        }
+        if integrity != "ok":
+            return Tile("database", "Журнал продаж", Light.RED, f"Повреждён: {integrity}", True, details)
+        if unresolved:
+            return Tile(
+                "database",
+                "Журнал продаж",
+                Light.RED,
+                f"Незавершённых оплат: {len(unresolved)} — перезапустите киоск",
+                True,
+                details,
+            )
+        if flagged:
+            return Tile(
+                "database", "Журнал продаж", Light.YELLOW, f"Ждут решения техника: {len(flagged)}", False, details
+            )
+        return Tile("database", "Журнал продаж", Light.GREEN, "Исправен", False, details)
+
+    def _tariffs(self) -> Tile:
+        today = self.clock().astimezone(self.zone).date()
+        try:
+            tariff = self.tariffs.book.for_date(today)
+        except LookupError:
+            return Tile("tariffs", "Тарифы", Light.RED, "Нет тарифов на сегодня", True)
+        details = {
+            "version": tariff.version,
+            "in_force_from": tariff.effective_from.isoformat(),
+            "file": tariff.source_file,
+        }
+        return Tile(
+            "tariffs", "Тарифы", Light.GREEN, f"{tariff.version} с {tariff.effective_from:%d.%m.%Y}", False, details
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # actions (each journaled with the technician's card id)
+
+    def _journal(self, actor: str, action: str, detail: dict[str, Any]) -> None:
+        with self.journal.transaction() as session:
+            session.add(JournalEntry(at=self.clock(), actor=actor, action=action, detail=detail))
+
+    def test_page(self, actor: str) -> PrintResult:
+        """Print the technician's test page (profile, code page, QR, barcode, status)."""
+        status = self.printer.status()
+        data = TestPageData(
+            profile=self.printer.profile,
+            printed_at=self.clock(),
+            kiosk_id=self.kiosk_id[:24],
+            printer_url=self.printer_url,
+            status=status,
+        )
+        result = self.printer.print_document(testpage_document(data), precheck=False)
+        self._journal(actor, "test_page", {"ok": result.ok, "error": result.error})
+        return result
+
+    def terminal_diagnosis(self, actor: str) -> Diagnosis:
+        """Let the terminal check itself and its host connection."""
+        result = self.terminal.diagnosis()
+        self._journal(actor, "terminal_diagnosis", {"ok": result.ok, "result": result.result_text})
+        return result
+
+    def end_of_day(self, actor: str) -> tuple[Totals, PrintResult | None]:
+        """Close the terminal's batch, print the totals, and report them to the server."""
+        totals = self.terminal.end_of_day()
+        lines = [
+            f"Киоск {self.kiosk_id}",
+            f"Сверка итогов {self.clock().astimezone(self.zone):%d.%m.%Y %H:%M}",
+            f"Операций: {totals.count}",
+            f"Сумма: {rub(totals.amount)}",
+            *(f"{g.card_type}: {g.count} на {rub(g.amount)}" for g in totals.groups),
+            *totals.receipt_lines,
+        ]
+        printed = None
+        try:
+            printed = self.printer.print_document(slip_document(lines, title="СВЕРКА ИТОГОВ"))
+        except Exception as exc:  # the batch is closed either way; the totals also go to the server
+            log.warning("end-of-day totals not printed: %s", exc)
+        payload = {
+            "ok": totals.ok,
+            "count": totals.count,
+            "amount": str(totals.amount),
+            "groups": [{"card_type": g.card_type, "count": g.count, "amount": str(g.amount)} for g in totals.groups],
+            "receipt_range": list(totals.receipt_range) if totals.receipt_range else None,
+            "at": self.clock().isoformat(),
+        }
+        with self.journal.transaction() as session:
+            session.add(JournalEntry(at=self.clock(), actor=actor, action="end_of_day", detail=payload))
+            outbox.emit(session, "terminal.end_of_day", payload, at=self.clock())
+        return totals, printed
+
+    def report_health(self, tiles: list[Tile] | None = None) -> None:
+        """Put a ``device.health`` event in the outbox (the operator's dashboard shows it)."""
+        tiles = tiles or self.tiles()
+        by_key = {tile.key: tile for tile in tiles}
+        printer = by_key["printer"].details
+        payload = {
+            "printer": {
+                "ready": printer.get("ready"),
+                "warnings": printer.get("warnings"),
+                "blocking": printer.get("blocking"),
+            },
+            "terminal": {
+                "ready": by_key["terminal"].details.get("ready"),
+                "reason": by_key["terminal"].details.get("reason"),
+            },
+            "paper_low": bool(printer.get("warnings")),
+            "pending_outbox": by_key["server"].details.get("pending_outbox"),
+            "tariff_version": by_key["tariffs"].details.get("version"),
+            "can_sell": verdict(tiles)[0],
+            "lights": {tile.key: tile.light.value for tile in tiles},
+        }
+        with self.journal.transaction() as session:
+            outbox.emit(session, "device.health", payload, at=self.clock())
+
+    def last_log_lines(self, count: int = 200) -> list[str]:
+        """The end of the kiosk's log file."""
+        return tail(self.log_path, count)
+
+    def last_sales(self, count: int = 50) -> list[dict[str, Any]]:
+        """The latest sales, without personal data."""
+        with self.journal.session() as session:
+            return sale_rows(session, count)
+
+    def backup(self, destination: Path, actor: str) -> BackupResult:
+        """Copy the journal with SQLite's online backup, then prove the copy by restoring it."""
+        destination.mkdir(parents=True, exist_ok=True)
+        target = destination / f"journal-{self.kiosk_id}-{self.clock().astimezone(self.zone):%Y%m%d-%H%M%S}.db"
+        source_file = Path(self.journal.engine.url.database or "")
+        with sqlite3.connect(source_file) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+        expected = self._count_sales(source_file)
+        with tempfile.TemporaryDirectory() as scratch:
+            restored = Path(scratch) / "restored.db"
+            with sqlite3.connect(target) as copy, sqlite3.connect(restored) as into:
+                copy.backup(into)
+            with sqlite3.connect(restored) as check:
+                integrity = str(check.execute("PRAGMA integrity_check").fetchone()[0])
+            restored_sales = self._count_sales(restored)
+        verified = integrity == "ok" and restored_sales >= expected
+        self._journal(actor, "backup", {"path": str(target), "sales": restored_sales, "verified": verified})
+        return BackupResult(target, restored_sales, verified, integrity)
+
+    @staticmethod
+    def _count_sales(path: Path) -> int:
+        with sqlite3.connect(path) as db:
+            return int(db.execute("SELECT count(*) FROM sales").fetchone()[0])

@@ -1,0 +1,168 @@
+"""The technician's checks and actions, on fakes."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from drivers.payment import Fate
+from drivers.printer.recorder import NEAR_END, PAPER_OUT
+from kiosk.diagnostics import Diagnostics, Light, ServerStatus, verdict
+from kiosk.journal.models import JournalEntry, OutboxEvent
+from kiosk.sale.service import SaleError
+from kiosk.sale.states import SaleState
+from tests.unit.sale.conftest import MOSCOW, Rig
+from tests.unit.sale.test_service import ready_sale
+
+Usage = namedtuple("Usage", "total used free")
+ACTOR = "TECH-0042"
+
+
+def diag(rig: Rig, tmp_path: Path, *, free: int = 10 * 1024**3, server: ServerStatus | None = None) -> Diagnostics:
+    return Diagnostics(
+        kiosk_id="KIOSK-TEST", journal=rig.journal, terminal=rig.terminal, printer=rig.printer, insurer=rig.insurer,
+        tariffs=rig.tariffs, data_dir=tmp_path, log_path=tmp_path / "kiosk.log", clock=rig.service.clock, zone=MOSCOW,
+        disk_usage=lambda _p: Usage(50 * 1024**3, 0, free), server_status=(lambda: server) if server else None,
+    )  # fmt: skip
+
+
+def lights(d: Diagnostics) -> dict[str, Light]:
+    return {tile.key: tile.light for tile in d.tiles()}
+
+
+def test_a_healthy_kiosk_can_sell(rig: Rig, tmp_path: Path) -> None:
+    tiles = diag(rig, tmp_path).tiles()
+
+    assert verdict(tiles) == (True, [])
+    assert {t.key for t in tiles} == {"printer", "terminal", "cardreader", "server", "disk", "database", "tariffs"}
+
+
+@pytest.mark.parametrize(
+    ("breakage", "key"),
+    [
+        (lambda rig: setattr(rig.printer, "current", PAPER_OUT), "printer"),
+        (lambda rig: setattr(rig.terminal, "ready", False), "terminal"),
+        (lambda rig: rig.insurer.faults.add("unavailable"), "server"),
+    ],
+    ids=["paper-out", "terminal-not-ready", "insurer-unreachable"],
+)
+def test_a_blocking_fault_stops_sales_and_says_why(rig: Rig, tmp_path: Path, breakage: object, key: str) -> None:
+    breakage(rig)  # type: ignore[operator]
+
+    can_sell, reasons = verdict(diag(rig, tmp_path).tiles())
+
+    assert not can_sell
+    assert len(reasons) == 1 and reasons[0]
+
+
+def test_paper_near_its_end_is_a_warning_not_a_stop(rig: Rig, tmp_path: Path) -> None:
+    rig.printer.current = NEAR_END
+    d = diag(rig, tmp_path)
+
+    assert lights(d)["printer"] is Light.YELLOW
+    assert verdict(d.tiles())[0]
+
+
+def test_a_full_disk_stops_sales(rig: Rig, tmp_path: Path) -> None:
+    assert not verdict(diag(rig, tmp_path, free=100 * 1024**2).tiles())[0]
+
+
+def test_a_clock_far_from_the_servers_is_a_warning(rig: Rig, tmp_path: Path) -> None:
+    d = diag(rig, tmp_path, server=ServerStatus(True, clock_skew_seconds=-300))
+
+    assert lights(d)["server"] is Light.YELLOW
+
+
+def test_a_flagged_sale_shows_on_the_database_tile(rig: Rig, tmp_path: Path) -> None:
+    sale_id = ready_sale(rig)
+    rig.terminal.script_completions(Fate.UNKNOWN)
+    rig.service.pay(sale_id, action_id=str(uuid.uuid4()))
+
+    tile = next(t for t in diag(rig, tmp_path).tiles() if t.key == "database")
+
+    assert tile.light is Light.YELLOW and sale_id in tile.details["flagged"]
+
+
+def test_the_technician_resolves_a_flagged_sale_and_the_decision_is_journaled(rig: Rig) -> None:
+    sale_id = ready_sale(rig)
+    rig.terminal.script_completions(Fate.UNKNOWN)
+    rig.service.pay(sale_id, action_id=str(uuid.uuid4()))
+
+    outcome = rig.service.resolve_flagged(sale_id, SaleState.REVERSED, actor=ACTOR, note="в сверке итогов платежа нет")
+
+    assert outcome.state is SaleState.REVERSED
+    assert rig.insurer.cancelled  # its registered policy is annulled
+    with rig.journal.session() as session:
+        entry = session.scalars(select(JournalEntry)).one()
+        assert (entry.actor, entry.action) == (ACTOR, "resolve_flagged")
+
+
+def test_a_resolution_needs_a_reason(rig: Rig) -> None:
+    sale_id = ready_sale(rig)
+    rig.terminal.script_completions(Fate.UNKNOWN)
+    rig.service.pay(sale_id, action_id=str(uuid.uuid4()))
+
+    with pytest.raises(SaleError):
+        rig.service.resolve_flagged(sale_id, SaleState.COMPLETED, actor=ACTOR, note=" ")
+
+
+def test_test_page_and_terminal_diagnosis_are_journaled_with_the_card_id(rig: Rig, tmp_path: Path) -> None:
+    d = diag(rig, tmp_path)
+
+    assert d.test_page(ACTOR).ok
+    assert d.terminal_diagnosis(ACTOR).ok
+
+    with rig.journal.session() as session:
+        assert [(e.actor, e.action) for e in session.scalars(select(JournalEntry))] == [
+            (ACTOR, "test_page"),
+            (ACTOR, "terminal_diagnosis"),
+        ]
+    assert rig.printer.jobs[-1].document.kind == "test"
+
+
+def test_end_of_day_prints_the_totals_and_reports_them_to_the_server(rig: Rig, tmp_path: Path) -> None:
+    sale_id = ready_sale(rig)
+    rig.service.pay(sale_id, action_id=str(uuid.uuid4()))
+
+    totals, printed = diag(rig, tmp_path).end_of_day(ACTOR)
+
+    assert totals.count == 1
+    assert printed is not None and printed.ok
+    with rig.journal.session() as session:
+        assert "terminal.end_of_day" in session.scalars(select(OutboxEvent.kind)).all()
+
+
+def test_health_report_goes_to_the_outbox(rig: Rig, tmp_path: Path) -> None:
+    rig.printer.current = NEAR_END
+
+    diag(rig, tmp_path).report_health()
+
+    with rig.journal.session() as session:
+        event = session.scalars(select(OutboxEvent).where(OutboxEvent.kind == "device.health")).one()
+    assert event.payload["paper_low"] is True and event.payload["can_sell"] is True
+
+
+def test_backup_is_a_verified_copy_of_the_journal(rig: Rig, tmp_path: Path) -> None:
+    sale_id = ready_sale(rig)
+    rig.service.pay(sale_id, action_id=str(uuid.uuid4()))
+
+    result = diag(rig, tmp_path).backup(tmp_path / "usb", ACTOR)
+
+    assert result.verified and result.sales == 1 and result.integrity == "ok"
+    with sqlite3.connect(result.path) as copy:
+        assert copy.execute("SELECT state FROM sales").fetchone()[0] == "completed"
+
+
+def test_last_log_lines_and_sales_are_there_for_the_technician(rig: Rig, tmp_path: Path) -> None:
+    (tmp_path / "kiosk.log").write_text("".join(f"line {i}\n" for i in range(300)), encoding="utf-8")
+    sale_id = ready_sale(rig)
+    rig.service.pay(sale_id, action_id=str(uuid.uuid4()))
+    d = diag(rig, tmp_path)
+
+    assert d.last_log_lines()[-1] == "line 299" and len(d.last_log_lines()) == 200
+    assert [row["state"] for row in d.last_sales()] == ["completed"]
