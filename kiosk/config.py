@@ -154,6 +154,32 @@ class PrivacySection(_Section):
     key_file: str = ""
 
 
+class ServerSection(_Section):
+    """The central server: sync of the outbox, application statuses and tariff bundles."""
+
+    #: base URL of the central server (the same server is the insurer when [insurer] url is http(s))
+    url: str = "http://127.0.0.1:8080"
+    #: this kiosk's signing secret, 64 hex digits, mode 0600 (``osago-server kiosk add ID --key-file``)
+    key_file: Path = Path("../var/server.key")
+    connect_timeout: float = Field(default=5, gt=0, le=120)
+    read_timeout: float = Field(default=20, gt=0, le=600)
+    #: attempts after the first for calls that are safe to repeat (backoff doubles from ``backoff``)
+    retries: int = Field(default=4, ge=0, le=20)
+    backoff: float = Field(default=0.5, ge=0, le=60)
+    #: outbox events per batch
+    batch_size: int = Field(default=200, ge=1, le=1000)
+    #: how often sync asks for a new tariff bundle (hours); the kiosk also asks at start
+    tariff_update_hours: float = Field(default=6, gt=0, le=24 * 7)
+    tariffs_on_start: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("the server URL starts with http:// or https://")
+        return value
+
+
 class KioskSettings(BaseSettings):
     """The whole kiosk configuration."""
 
@@ -168,6 +194,7 @@ class KioskSettings(BaseSettings):
     insurer: InsurerSection = InsurerSection()
     sale: SaleSection = SaleSection()
     privacy: PrivacySection = PrivacySection()
+    server: ServerSection = ServerSection()
     #: the file this configuration was read from (relative paths are resolved against its directory)
     source: Path = DEFAULT_CONFIG
 
