@@ -311,7 +311,8 @@ class Reports:
             days_table.add(
                 [day.strftime("%d.%m.%Y"), kiosk, str(paid[0]), money(paid[1]), str(issued[0]), money(issued[1]),
                  str(closed[0]), money(closed[1]), verdict],
-                [day.isoformat(), kiosk, paid[0], str(paid[1]), issued[0], str(issued[1]), closed[0], str(closed[1]), verdict],
+                [day.isoformat(), kiosk, paid[0], str(paid[1]), issued[0], str(issued[1]), closed[0], str(closed[1]),
+                 verdict],
                 "" if agree else "mismatch",
             )  # fmt: skip
 
