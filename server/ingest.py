@@ -296,15 +296,19 @@ def ingest_events(database: Database, kiosk_id: str, events: Sequence[EventIn], 
             "payload": e.payload,
             "personal": e.personal,
         }
-        for e in unique.values()
+        # Sorted, so concurrent batches take row locks in the same order and never deadlock.
+        for e in sorted(unique.values(), key=lambda e: e.event_id)
     ]
     with database.transaction() as session:
         new_ids = set(
             session.scalars(insert_ignore(database.dialect, Event).values(rows).returning(Event.event_id)).all()
         )
         projector = _Projector(session, database.dialect, kiosk_id, now)
-        # Within a batch, apply in the order things happened at the kiosk.
-        for event in sorted((unique[i] for i in new_ids), key=lambda e: e.created_at):
+        # Sale by sale (one lock order for every transaction), each sale in the order things happened;
+        # kiosk-wide events (health) last.
+        for event in sorted(
+            (unique[i] for i in new_ids), key=lambda e: (e.sale_id is None, e.sale_id or "", e.created_at)
+        ):
             # Every handler checks its payload before it writes, so a refused payload leaves nothing half done.
             try:
                 projector.apply(event)

@@ -39,6 +39,13 @@ __all__ = ["HttpInsurerGateway", "KioskAuth", "ServerClient", "ServerRefusedErro
 
 log = logging.getLogger(__name__)
 
+#: failures of the transport: the request may or may not have reached the server (a cut answer is one)
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 #: statuses worth another attempt: the server or a proxy in front of it is restarting or overloaded
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -170,7 +177,7 @@ class ServerClient:
             )
             try:
                 response = self.session.send(prepared, timeout=timeouts)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 try:
                     policy = policy.increment(method, url, error=ProtocolError(str(exc)))
                 except MaxRetryError:
@@ -202,7 +209,8 @@ class ServerClient:
 
 def _reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Connection refused", "timed out", "Connection reset", "Remote end closed", "Connection aborted"):
+    for marker in ("Connection refused", "timed out", "Connection reset", "Remote end closed", "Connection aborted",
+                   "Connection broken"):  # fmt: skip
         if marker in text:
             return marker.lower()
     return type(exc).__name__
