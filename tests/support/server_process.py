@@ -119,7 +119,7 @@ class ServerProcess:
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run another ``osago-server`` command against the same config and database."""
-        return subprocess.run([sys.executable, "-m", "server", *args], env=self.env(), cwd=REPO, input=input,
+        return subprocess.run([sys.executable, "-m", "server", *args], env=self.env(), cwd=REPO, input=input, check=False,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
 
     def start(self, timeout: float = 30) -> ServerProcess:
