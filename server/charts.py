@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from html import escape
 
 from server.reports import DaySales
@@ -29,10 +29,10 @@ def nice_step(maximum: Decimal, ticks: int = 5) -> Decimal:
 
 
 def _short_money(value: Decimal) -> str:
-    if value >= 1_000_000:
-        return f"{(value / 1_000_000).normalize():f} млн".replace(".", ",")
-    if value >= 1000:
-        return f"{(value / 1000).normalize():f} тыс.".replace(".", ",")
+    """Axis labels: ``0``, ``500``, ``5 тыс.``, ``2,5 млн``."""
+    for size, unit in ((Decimal(1_000_000), " млн"), (Decimal(1000), " тыс.")):
+        if value >= size:
+            return f"{(value / size).normalize():f}".replace(".", ",") + unit
     return f"{value.normalize():f}"
 
 
@@ -50,7 +50,11 @@ def sales_chart(rows: Sequence[DaySales], first: dt.date, days: int, kiosks: Seq
     colours = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(order)}
     peak = max((sum(v.values(), Decimal(0)) for v in by_day.values()), default=Decimal(0))
     step = nice_step(peak)
-    top_value = step * max(Decimal(1), -(-peak // step)) if peak > 0 else step * 5
+    # Room above the highest bar for its label: one more gridline when the bar nearly touches the top.
+    lines = (peak / step).to_integral_value(rounding=ROUND_CEILING) if peak > 0 else Decimal(5)
+    if peak > 0 and peak / (step * lines) > Decimal("0.92"):
+        lines += 1
+    top_value = step * max(Decimal(1), lines)
     slot = plot_w / days
     bar = max(2.0, slot * 0.7)
     parts = [
@@ -87,7 +91,8 @@ def sales_chart(rows: Sequence[DaySales], first: dt.date, days: int, kiosks: Seq
                 f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="11" fill="#333">'
                 f"{counts[day]}</text>"
             )
-        if index % label_every == 0 or index == days - 1:
+        # Labels counted back from the last day, so the newest day always has one and none overlap.
+        if (days - 1 - index) % label_every == 0:
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 18}" text-anchor="middle" fill="#333">'
                 f"{day:%d.%m}</text>"

@@ -24,6 +24,24 @@ __all__ = ["DaySales", "Reports", "Table", "money", "person_name"]
 
 ZERO = Decimal("0.00")
 
+#: printer condition codes a kiosk reports in device.health (``drivers.printer.status.Condition.code``)
+PRINTER_CONDITIONS = {
+    "paper_near_end": "бумага заканчивается",
+    "paper_end": "нет бумаги",
+    "cover_open": "открыта крышка",
+    "offline": "не в сети",
+    "cutter_error": "ошибка отрезчика",
+    "unrecoverable_error": "неустранимая ошибка",
+    "recoverable_error": "устранимая ошибка",
+    "auto_recoverable_error": "перегрев или питание",
+    "error": "ошибка принтера",
+    "paper_jam": "замятие бумаги",
+    "ticket_not_taken": "документ не забран",
+    "no_reply": "не отвечает",
+    "malformed_reply": "неверный ответ",
+    "print_timeout": "печать не завершилась",
+}
+
 
 def money(value: Decimal | None) -> str:
     """``1 234 567,89`` (thin groups, decimal comma) — how Russian reports write roubles."""
@@ -62,6 +80,9 @@ class Table:
     #: per row: "" or a CSS class (mismatch, warning, offline)
     marks: list[str] = field(default_factory=list)
     empty: str = "Нет данных"
+    #: column indexes shown right-aligned (numbers) and allowed to wrap (long texts)
+    numeric: tuple[int, ...] = ()
+    wrap: tuple[int, ...] = ()
 
     def add(self, cells: Sequence[str], values: Sequence[Any], mark: str = "") -> None:
         """Append a row."""
@@ -123,6 +144,7 @@ class Reports:
             "Продажи по киоскам и дням",
             ["Дата", "Киоск", "Полисов", "Премия, руб.", "Средняя премия, руб."],
             empty="Продаж за период нет",
+            numeric=(2, 3, 4),
         )
         for row in sorted(self.sales_by_day(now, days), key=lambda r: (r.day, r.kiosk_id), reverse=True):
             average = ((row.premium / row.count) if row.count else ZERO).quantize(Decimal("0.01"), ROUND_HALF_UP)
@@ -152,6 +174,7 @@ class Reports:
             f"План на {months[local.month - 1]} {local.year}",
             ["Киоск", "План, руб.", "Выполнено, руб.", "Полисов", "Выполнение", "Осталось, руб."],
             empty="Нет киосков",
+            numeric=(1, 2, 3, 4, 5),
         )
         for kiosk_id in sorted(set(self.kiosk_ids()) | set(done)):
             target = self.settings.target(kiosk_id)
@@ -185,6 +208,8 @@ class Reports:
             f"Продление: полисы, истекающие в ближайшие {self.settings.reports.renewal_days} дней",
             ["Полис", "Киоск", "Страхователь", "Телефон", "ТС", "Действует по", "Дней", "Премия продления, руб."],
             empty="Полисов к продлению нет",
+            numeric=(6, 7),
+            wrap=(2, 4),
         )
         for policy in policies:
             last_day = self._day(policy.period_end - dt.timedelta(microseconds=1))
@@ -242,6 +267,8 @@ class Reports:
             f"Не продлены: полисы, истёкшие более {hours} часов назад",
             ["Полис", "Киоск", "Страхователь", "Телефон", "ТС", "Истёк", "Часов без полиса"],
             empty="Непродлённых полисов нет",
+            numeric=(6,),
+            wrap=(2, 4),
         )
         for policy in ended:
             keys = _vehicle_keys(policy.vehicle)
@@ -301,26 +328,30 @@ class Reports:
             ["Дата", "Киоск", "Оплат", "Сумма оплат", "Полисов", "Сумма полисов", "Итоги терминала", "Сумма итогов",
              "Результат"],
             empty="Нет операций за период",
+            numeric=(2, 3, 4, 5, 6, 7),
         )  # fmt: skip
         for (day, kiosk), totals in sorted(by_day.items(), reverse=True):
             paid, issued, closed = totals["pay"], totals["pol"], totals["eod"]
             agree = paid == issued and closed in ([0, ZERO], paid)
             verdict = "сходится" if agree else "расхождение"
+            mark = "" if agree else "mismatch"
             if closed == [0, ZERO] and paid != [0, ZERO] and agree:
-                verdict = "нет итогов терминала"
+                verdict, mark = "нет итогов терминала", "warning"
             days_table.add(
                 [day.strftime("%d.%m.%Y"), kiosk, str(paid[0]), money(paid[1]), str(issued[0]), money(issued[1]),
                  str(closed[0]), money(closed[1]), verdict],
                 [day.isoformat(), kiosk, paid[0], str(paid[1]), issued[0], str(issued[1]), closed[0], str(closed[1]),
                  verdict],
-                "" if agree else "mismatch",
+                mark,
             )  # fmt: skip
 
         issues = Table(
             "mismatches",
             "Расхождения",
-            ["Киоск", "Продажа / период", "Что не сходится", "Сумма, руб."],
+            ["Киоск", "Продажа / период", "Что не сходится", "Разница, руб."],
             empty="Расхождений нет",
+            numeric=(3,),
+            wrap=(2,),
         )
         self._sale_mismatches(issues, committed, policies, since)
         self._closing_mismatches(issues, committed, closings, previous)
@@ -401,9 +432,11 @@ class Reports:
         table = Table(
             "health",
             "Состояние киосков",
-            ["Киоск", "Связь", "Последний сеанс", "Принтер", "Бумага", "Терминал", "Не отправлено событий",
-             "Тарифы", "Испорчено бланков за 7 дней"],
+            ["Киоск", "Связь", "Последний сеанс", "Принтер", "Бумага", "Терминал", "Не отправлено",
+             "Тарифы", "Испорчено за 7 дн."],
             empty="Киоски не подключены",
+            numeric=(6, 8),
+            wrap=(3, 5),
         )  # fmt: skip
         for kiosk in kiosks:
             seen = kiosk.last_seen_at
@@ -415,10 +448,11 @@ class Reports:
             if not health:
                 printer_text = paper = terminal_text = "нет данных"
             else:
-                blocking = ", ".join(printer.get("blocking") or [])
+                codes = list(printer.get("blocking") or [])
+                blocking = ", ".join(PRINTER_CONDITIONS.get(code, code) for code in codes)
                 printer_text = "готов" if printer.get("ready") else f"не готов: {blocking or 'нет ответа'}"
                 paper = "заканчивается" if health.get("paper_low") else "есть"
-                if "paper_out" in (printer.get("blocking") or []) or "paper-out" in (printer.get("blocking") or []):
+                if "paper_end" in codes:
                     paper = "нет бумаги"
                 terminal_text = "готов" if terminal.get("ready") else f"не готов: {terminal.get('reason') or '—'}"
             pending = health.get("pending_outbox")
@@ -446,6 +480,8 @@ class Reports:
             "Заявления",
             ["Номер", "Киоск", "Подано", "Офис", "Явиться до", "Премия, руб.", "Статус", "Изменил"],
             empty="Заявлений нет",
+            numeric=(5,),
+            wrap=(3,),
         )
         for a in rows:
             created = a.created_at.astimezone(self.zone)

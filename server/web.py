@@ -300,10 +300,12 @@ def _alerts(reports: Reports, now: dt.datetime) -> list[tuple[str, str, str]]:
         kiosk_id, link, _seen, printer, paper, terminal, *_ = values
         if mark == "offline":
             alerts.append(("bad", f"{kiosk_id}: {link}", "/dashboard/health"))
-        if paper in ("заканчивается", "нет бумаги"):
-            alerts.append(("warn", f"{kiosk_id}: бумага {paper}", "/dashboard/health"))
-        if printer.startswith("не готов") or terminal.startswith("не готов"):
-            alerts.append(("bad", f"{kiosk_id}: принтер {printer}; терминал {terminal}", "/dashboard/health"))
+        if paper == "заканчивается":
+            alerts.append(("warn", f"{kiosk_id}: бумага заканчивается", "/dashboard/health"))
+        if printer.startswith("не готов"):
+            alerts.append(("bad", f"{kiosk_id}: принтер {printer}", "/dashboard/health"))
+        if terminal.startswith("не готов"):
+            alerts.append(("bad", f"{kiosk_id}: терминал {terminal}", "/dashboard/health"))
     mismatches = reports.reconciliation(now, reports.settings.reports.chart_days)[1]
     if mismatches.values:
         alerts.append(("bad", f"Расхождений в сверке: {len(mismatches.values)}", "/dashboard/reconciliation"))

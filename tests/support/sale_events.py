@@ -59,7 +59,7 @@ def sale_events(
         "owner": {"last_name": "Тестов", "first_name": "Иван", "birth_date": "1985-04-02", "region_code": "77",
                   "locality": "Москва"},
         "vehicle": {"category": "B", "make": "Lada", "model": "Vesta", "year": 2020, "power_hp": "106",
-                    "document_type": "СТС", "document_number": "7700123456", "plate": "А123ВС77",
+                    "document_type": "СТС", "document_number": "7700123456", "plate": f"А{index % 1000:03d}ВС77",
                     "vin": f"XTA{index:014d}"},
         "drivers": None,
     }  # fmt: skip
