@@ -119,9 +119,9 @@ def filled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
         extra = envelopes("KIOSK-0001", 3, first=500, at=NOW - dt.timedelta(days=363), kiosk_no=1)
         soon = _ending(extra[:5], NOW + dt.timedelta(days=5)) + _ending(extra[5:10], NOW + dt.timedelta(days=20))
         lapsed = _ending(extra[10:], NOW - dt.timedelta(days=3))
-        for kiosk_id, events in batches.items():
+        for kiosk_id, sold in batches.items():
             # KIOSK-0002's terminal counted 1 500 roubles less on its last day: a mismatch to list.
-            events += _closings(kiosk_id, events, short_last_by="1500.00" if kiosk_id == "KIOSK-0002" else "0")
+            sold.extend(_closings(kiosk_id, sold, short_last_by="1500.00" if kiosk_id == "KIOSK-0002" else "0"))
         batches["KIOSK-0001"] += soon + lapsed
         batches["KIOSK-0001"].append(_health("KIOSK-0001", paper_low=False))
         batches["KIOSK-0002"].append(_health("KIOSK-0002", paper_low=True))
