@@ -11,22 +11,43 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
-from kiosk.sale.model import DriverEntry, Person, SaleInput, VehicleEntry
-from kiosk.tariffs import TariffEngine, load_base_rates, load_tariff_book, next_kbm_class, parse_request
+from kiosk.tariffs import (
+    Driver,
+    OwnerType,
+    QuoteRequest,
+    Tariff,
+    TariffEngine,
+    load_base_rates,
+    load_tariff_book,
+    next_kbm_class,
+    tariff_category,
+)
 from kiosk.validation import FieldError
-from server.db import Database
+from server.db import Database, open_database
 from server.models import Policy, RenewalQuote
 
-__all__ = ["RenewalItem", "RenewalResult", "due_policies", "price_items", "renew", "renewal_item"]
+T = TypeVar("T")
+
+__all__ = [
+    "RenewalItem",
+    "RenewalResult",
+    "due_policies",
+    "price",
+    "renew",
+    "renewal_item",
+    "renewal_request",
+    "run_in_workers",
+    "worker_engine",
+]
 
 #: (policy id, start date ISO, vehicle, owner, drivers or None, extra) — plain data, cheap to send to a worker
 RenewalItem = tuple[int, str, dict[str, Any], dict[str, Any], list[dict[str, Any]] | None, dict[str, Any]]
@@ -50,36 +71,61 @@ def renewal_item(policy: Policy, zone: ZoneInfo) -> RenewalItem:
     return (policy.id, start.isoformat(), policy.vehicle or {}, policy.owner or {}, policy.drivers, policy.extra or {})
 
 
-_ENGINE: TariffEngine | None = None
+_NEXT_CLASS: dict[tuple[int, str], str] = {}
 
 
-def _init_worker(tables: str, rates: str) -> None:
-    global _ENGINE  # noqa: PLW0603 - one engine per worker process, built once
-    book = load_tariff_book(tables)
-    _ENGINE = TariffEngine(book, load_base_rates(rates, book))
+def _next_class(tariff: Tariff, current: object) -> str:
+    """The class after a year without claims (memoised: a nightly run asks the same few thousand times)."""
+    known = str(current or tariff.kbm_start_class)
+    key = (id(tariff), known)
+    found = _NEXT_CLASS.get(key)
+    if found is None:
+        found = _NEXT_CLASS[key] = next_kbm_class(tariff, known, 0)
+    return found
+
+
+def renewal_request(item: RenewalItem, engine: TariffEngine) -> QuoteRequest:
+    """The quote request of a renewal, built straight from the stored contract.
+
+    The contract was validated when it was sold (``SaleInput.contract`` → ``parse_request``); this is
+    the same mapping without re-validating every field, because the nightly run prices every policy
+    due and must stay fast. ``tests/unit/server/test_renewals.py`` checks both paths agree.
+    """
+    _policy_id, start_text, vehicle, owner, drivers, extra = item
+    start = dt.date.fromisoformat(start_text)
+    tariff = engine.tariff_for(start)
+    purpose = str(vehicle.get("purpose") or "personal")
+    entries = None
+    owner_class = None
+    if drivers is not None:
+        entries = tuple(
+            Driver(
+                birth_date=dt.date.fromisoformat(d["birth_date"]),
+                licence_date=dt.date.fromisoformat(d["licence_date"]),
+                kbm_class=_next_class(tariff, d.get("kbm_class")),
+            )
+            for d in drivers
+        )
+    else:
+        owner_class = _next_class(tariff, extra.get("owner_kbm_class"))
+    return QuoteRequest(
+        start_date=start,
+        category=tariff_category(vehicle, OwnerType.INDIVIDUAL, purpose),
+        owner_type=OwnerType.INDIVIDUAL,
+        power_hp=Decimal(str(vehicle["power_hp"])) if vehicle.get("power_hp") is not None else None,
+        trailer=bool(vehicle.get("trailer", False)),
+        region_code=owner.get("region_code"),
+        locality=owner.get("locality"),
+        period_months=int(extra.get("period_months") or 12),
+        drivers=entries,
+        owner_kbm_class=owner_class,
+    )
 
 
 def _price(engine: TariffEngine, item: RenewalItem) -> RenewalResult:
-    policy_id, start_text, vehicle, owner, drivers, extra = item
-    start = dt.date.fromisoformat(start_text)
+    policy_id, start_text = item[0], item[1]
     try:
-        tariff = engine.tariff_for(start)
-        entries = None
-        if drivers is not None:
-            entries = tuple(
-                DriverEntry.from_dict({**d, "kbm_class": next_kbm_class(tariff, str(d.get("kbm_class") or "3"), 0)})
-                for d in drivers
-            )
-        owner_class = extra.get("owner_kbm_class")
-        data = SaleInput(
-            vehicle=VehicleEntry.from_dict(vehicle),
-            owner=Person.from_dict(owner),
-            start_date=start,
-            drivers=entries,
-            period_months=int(extra.get("period_months", 12)),
-            owner_kbm_class=next_kbm_class(tariff, str(owner_class), 0) if owner_class else "3",
-        )
-        quote = engine.quote(parse_request(data.contract()))
+        quote = engine.quote(renewal_request(item, engine))
     except (FieldError, LookupError, TypeError, ValueError) as exc:
         return RenewalResult(policy_id, start_text, None, None, None, str(exc)[:300])
     return RenewalResult(
@@ -92,58 +138,92 @@ def _price(engine: TariffEngine, item: RenewalItem) -> RenewalResult:
     )
 
 
-def _price_chunk(chunk: Sequence[RenewalItem]) -> list[RenewalResult]:
+def price(engine: TariffEngine, items: Iterable[RenewalItem]) -> list[RenewalResult]:
+    """Price renewal items in this process."""
+    return [_price(engine, item) for item in items]
+
+
+# --- worker processes ----------------------------------------------------------------------------
+# Each worker builds its own engine and, for the nightly run, opens its own database connection: it
+# loads its chunk of policies, prices them and stores the quotes itself, so the parent only hands
+# out id ranges and nothing heavy crosses a process boundary.
+
+_ENGINE: TariffEngine | None = None
+_DATABASE: Database | None = None
+
+
+def _init_worker(tables: str, rates: str, database_url: str | None = None) -> None:
+    global _ENGINE, _DATABASE  # noqa: PLW0603 - one engine (and connection pool) per worker process
+    book = load_tariff_book(tables)
+    _ENGINE = TariffEngine(book, load_base_rates(rates, book))
+    _DATABASE = open_database(database_url, create=False) if database_url else None
+
+
+def worker_engine() -> TariffEngine:
+    """The engine of this worker process (after ``run_in_workers`` initialised it)."""
     assert _ENGINE is not None, "worker not initialised"
-    return [_price(_ENGINE, item) for item in chunk]
+    return _ENGINE
 
 
-def _chunks(items: Iterable[RenewalItem], size: int) -> Iterator[list[RenewalItem]]:
-    chunk: list[RenewalItem] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def price_items(
-    items: Iterable[RenewalItem],
+def run_in_workers(
+    job: Callable[[T], tuple[int, int]],
+    specs: Iterable[T],
     tables: Path,
     base_rates: Path,
     *,
+    database_url: str | None = None,
     workers: int | None = None,
-    chunk_size: int = 2000,
-    on_chunk: Callable[[list[RenewalResult]], None] | None = None,
-) -> Iterator[RenewalResult]:
-    """Price renewal items in ``workers`` processes (in this process when 1); results in chunk order."""
+) -> Iterator[tuple[int, int]]:
+    """Run ``job(spec)`` for every spec in worker processes; yields each job's (priced, failed)."""
     count = workers or os.cpu_count() or 1
     if count == 1:
-        _init_worker(str(tables), str(base_rates))
-        for chunk in _chunks(items, chunk_size):
-            results = _price_chunk(chunk)
-            if on_chunk:
-                on_chunk(results)
-            yield from results
+        _init_worker(str(tables), str(base_rates), database_url)
+        yield from (job(spec) for spec in specs)
         return
-    # fork keeps the loaded modules; each worker still builds its own engine once.
+    # fork: the workers start with the code already imported; each still builds its own engine once.
     context = multiprocessing.get_context("fork")
-    with context.Pool(count, initializer=_init_worker, initargs=(str(tables), str(base_rates))) as pool:
-        for results in pool.imap(_price_chunk, _chunks(items, chunk_size)):
-            if on_chunk:
-                on_chunk(results)
-            yield from results
+    with context.Pool(count, initializer=_init_worker, initargs=(str(tables), str(base_rates), database_url)) as pool:
+        yield from pool.imap_unordered(job, specs)
 
 
-def due_policies(database: Database, day: dt.date, zone: ZoneInfo, horizon_days: int) -> list[Policy]:
-    """Active policies whose cover ends after ``day`` and within ``horizon_days`` days of it."""
+def _renew_chunk(spec: tuple[list[int], str, str]) -> tuple[int, int]:
+    """Load these policies, price their renewals and store the quotes (replacing earlier ones)."""
+    ids, zone_name, now_text = spec
+    assert _DATABASE is not None, "worker has no database"
+    zone, now = ZoneInfo(zone_name), dt.datetime.fromisoformat(now_text)
+    with _DATABASE.session() as session:
+        items = [renewal_item(p, zone) for p in session.scalars(select(Policy).where(Policy.id.in_(ids)))]
+    results = price(worker_engine(), items)
+    with _DATABASE.transaction() as session:
+        for result in results:
+            session.execute(
+                delete(RenewalQuote).where(
+                    RenewalQuote.policy_id == result.policy_id, RenewalQuote.start_date == result.start_date
+                )
+            )
+            session.add(
+                RenewalQuote(
+                    policy_id=result.policy_id,
+                    start_date=result.start_date,
+                    premium=result.premium,
+                    tariff_version=result.tariff_version,
+                    coefficients=result.coefficients,
+                    error=result.error,
+                    priced_at=now,
+                )
+            )
+    failed = sum(1 for r in results if r.error)
+    return len(results) - failed, failed
+
+
+def due_policies(database: Database, day: dt.date, zone: ZoneInfo, horizon_days: int) -> list[int]:
+    """Ids of active policies whose cover ends after ``day`` and within ``horizon_days`` days of it."""
     begin = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
     end = dt.datetime.combine(day + dt.timedelta(days=horizon_days + 1), dt.time(), tzinfo=zone)
     with database.session() as session:
         return list(
             session.scalars(
-                select(Policy)
+                select(Policy.id)
                 .where(Policy.status == "active", Policy.period_end >= begin, Policy.period_end < end)
                 .order_by(Policy.period_end, Policy.id)
             ).all()
@@ -159,41 +239,18 @@ def renew(
     *,
     horizon_days: int = 30,
     workers: int | None = None,
+    chunk_size: int = 500,
     progress: Callable[[int], object] | None = None,
 ) -> tuple[int, int]:
-    """Price every due policy and store the quotes (replacing earlier ones); returns (priced, failed)."""
-    policies = due_policies(database, day, zone, horizon_days)
-    items = [renewal_item(p, zone) for p in policies]
+    """Price every due policy and store the quotes; returns (priced, failed)."""
+    ids = due_policies(database, day, zone, horizon_days)
+    now = dt.datetime.now(dt.UTC).isoformat()
+    url = database.engine.url.render_as_string(hide_password=False)
+    specs = [(ids[i : i + chunk_size], zone.key, now) for i in range(0, len(ids), chunk_size)]
     priced = failed = 0
-    now = dt.datetime.now(dt.UTC)
-
-    def store(results: list[RenewalResult]) -> None:
-        nonlocal priced, failed
-        with database.transaction() as session:
-            for result in results:
-                session.execute(
-                    delete(RenewalQuote).where(
-                        RenewalQuote.policy_id == result.policy_id, RenewalQuote.start_date == result.start_date
-                    )
-                )
-                session.add(
-                    RenewalQuote(
-                        policy_id=result.policy_id,
-                        start_date=result.start_date,
-                        premium=result.premium,
-                        tariff_version=result.tariff_version,
-                        coefficients=result.coefficients,
-                        error=result.error,
-                        priced_at=now,
-                    )
-                )
-                if result.error:
-                    failed += 1
-                else:
-                    priced += 1
+    for done, refused in run_in_workers(_renew_chunk, specs, tables, base_rates, database_url=url, workers=workers):
+        priced += done
+        failed += refused
         if progress:
-            progress(len(results))
-
-    for _ in price_items(items, tables, base_rates, workers=workers, chunk_size=500, on_chunk=store):
-        pass
+            progress(done + refused)
     return priced, failed

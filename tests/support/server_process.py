@@ -8,6 +8,7 @@ directory, with fsync off (a test cluster need not survive a power cut). It is s
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pwd
@@ -93,6 +94,18 @@ class TemporaryPostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _no_server_left_behind() -> None:
+    """A test that failed half-way must not leave a server running after the session."""
+    for proc in list(_RUNNING):
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
 @dataclass
 class ServerProcess:
     """``osago-server serve`` as a child process; ``kill()`` is SIGKILL, ``start()`` brings it back."""
@@ -130,6 +143,7 @@ class ServerProcess:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(argv, env=self.env(), cwd=REPO, stdout=log, stderr=log,
                                          stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        _RUNNING.add(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

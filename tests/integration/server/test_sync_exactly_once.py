@@ -76,6 +76,7 @@ def test_every_event_arrives_exactly_once_while_the_server_is_killed_and_the_net
     ids = emit_sales(journal, "KIOSK-0042", SALES, cipher)
     stop = threading.Event()
     kills = 0
+    thread = threading.Thread()
 
     def killer() -> None:
         nonlocal kills
@@ -118,6 +119,9 @@ def test_every_event_arrives_exactly_once_while_the_server_is_killed_and_the_net
             database.close()
     finally:
         stop.set()
+        # The killer may be restarting the server right now: let it finish before the last stop.
+        if thread.is_alive():
+            thread.join(60)
         server.stop()
 
     with journal.session() as session:

@@ -70,3 +70,33 @@ def test_policies_ending_in_the_next_30_days_are_priced_with_next_years_classes(
     assert first.start_date == start.isoformat()
     assert first.premium == expected.premium
     assert first.coefficients is not None and first.coefficients["KBM"] == str(expected.factor("KBM").value)
+
+
+def test_the_fast_renewal_request_is_the_one_the_quote_contract_would_give(config_dir: Path) -> None:
+    from dataclasses import replace
+
+    from kiosk.sale.samples import sample_customers
+    from server.renewals import renewal_request
+
+    settings = load_settings(config_dir / "kiosk.toml")
+    engine = tariff_engine(settings)
+    start = dt.date(2027, 3, 1)
+    tariff = engine.tariff_for(start)
+    for customer in sample_customers(200, dt.date(2026, 3, 1), seed=7):
+        drivers = [d.to_dict() for d in customer.drivers] if customer.drivers is not None else None
+        item = (1, start.isoformat(), customer.vehicle.to_dict(), customer.owner.to_dict(), drivers,
+                {"period_months": customer.period_months, "owner_kbm_class": customer.owner_kbm_class})  # fmt: skip
+        renewed = replace(
+            customer,
+            start_date=start,
+            drivers=tuple(
+                replace(d, kbm_class=next_kbm_class(tariff, d.kbm_class or tariff.kbm_start_class, 0))
+                for d in customer.drivers
+            )
+            if customer.drivers is not None
+            else None,
+            owner_kbm_class=next_kbm_class(tariff, customer.owner_kbm_class or tariff.kbm_start_class, 0)
+            if customer.drivers is None
+            else customer.owner_kbm_class,
+        )
+        assert renewal_request(item, engine) == parse_request(renewed.contract()), customer
