@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.signing import SignatureError, SignedHeaders, verify_signature
@@ -38,19 +38,17 @@ class KioskAuthenticator:
     def verify(self, headers: SignedHeaders, method: str, path: str, body: bytes) -> str:
         """The kiosk id of a valid request; ``SignatureError`` otherwise (and the nonce is spent)."""
         now = time.time()
-        with self.database.session() as session:
-            kiosk = session.get(Kiosk, headers.kiosk_id)
-            secret = kiosk.secret if kiosk is not None and kiosk.enabled else None
-        if secret is None:
-            raise SignatureError("unknown kiosk")
-        verify_signature(bytes.fromhex(secret), headers, method, path, body, now=now, window=self.window)
         expires = dt.datetime.fromtimestamp(headers.timestamp + self.window, dt.UTC)
-        seen = dt.datetime.fromtimestamp(now, dt.UTC)
         try:
+            # One transaction: the secret, the signature, the nonce and "last seen" together.
             with self.database.transaction() as session:
+                kiosk = session.get(Kiosk, headers.kiosk_id)
+                if kiosk is None or not kiosk.enabled:
+                    raise SignatureError("unknown kiosk")
+                verify_signature(bytes.fromhex(kiosk.secret), headers, method, path, body, now=now, window=self.window)
                 session.add(Nonce(kiosk_id=headers.kiosk_id, nonce=headers.nonce, expires_at=expires))
                 session.flush()
-                session.execute(update(Kiosk).where(Kiosk.id == headers.kiosk_id).values(last_seen_at=seen))
+                kiosk.last_seen_at = dt.datetime.fromtimestamp(now, dt.UTC)
         except IntegrityError:
             raise SignatureError("replayed nonce") from None
         self._sweep(now)

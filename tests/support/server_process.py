@@ -52,6 +52,8 @@ class TemporaryPostgres:
     port: int = field(default_factory=free_port)
     user: str = "osago"
     database: str = "osago"
+    #: fsync off suits tests; benchmarks turn it on to measure what production would see
+    fsync: bool = False
 
     @property
     def url(self) -> str:
@@ -74,9 +76,11 @@ class TemporaryPostgres:
         self._run([str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8",
                    "--locale=C.UTF-8", "--no-sync"])  # fmt: skip
         options = (
-            f"-h 127.0.0.1 -p {self.port} -k {self.root} -F -c max_connections=400 -c shared_buffers=128MB "
-            "-c synchronous_commit=on -c full_page_writes=off"
+            f"-h 127.0.0.1 -p {self.port} -k {self.root} -c max_connections=400 -c shared_buffers=256MB "
+            "-c synchronous_commit=on"
         )
+        if not self.fsync:
+            options += " -F -c full_page_writes=off"
         self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "pg.log"),
                    "-w", "-t", "60", "start"])  # fmt: skip
         self.psql(f"CREATE DATABASE {self.database}", database="postgres")
