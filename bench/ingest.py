@@ -158,7 +158,8 @@ def main() -> int:
 
         full = run_kiosks(server.url, [(k, s, b[: len(b) // 2]) for k, s, b in kiosks], args.seconds, 0.0)
         print(f"ingest, saturated: {full['events_per_s']:,.0f} events/s ({full['requests']} requests, "
-              f"{full['errors']} errors), latency p50 {full['p50_ms']:.0f} ms, p99 {full['p99_ms']:.0f} ms")  # fmt: skip
+              f"{full['errors']} errors), latency p50 {full['p50_ms']:.0f} ms, "
+              f"p99 {full['p99_ms']:.0f} ms")  # fmt: skip
         # Half the measured capacity, spread evenly over the kiosks (open loop).
         per_kiosk_rate = full["events_per_s"] / 2 / args.kiosks / (sales_per_batch * 5)
         paced = run_kiosks(server.url, [(k, s, b[len(b) // 2 :]) for k, s, b in kiosks], args.seconds,
