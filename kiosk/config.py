@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from drivers.cardreader import parse_url, validate_card_id
 from kiosk.service_access import PinHash
+from kiosk.settings_file import Section, known_zone, read_settings
 
 __all__ = ["DEFAULT_CONFIG", "ConfigError", "KioskSettings", "load_settings"]
 
@@ -31,8 +27,8 @@ class ConfigError(ValueError):
     """The configuration file is missing or invalid."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(Section):
+    """A section of this file."""
 
 
 class KioskSection(_Section):
@@ -44,11 +40,7 @@ class KioskSection(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
 
 class TariffSection(_Section):
@@ -230,21 +222,4 @@ def load_settings(path: str | Path | None = None) -> KioskSettings:
     if not file.is_file():
         raise ConfigError(f"configuration file not found: {file}")
 
-    class _FromFile(KioskSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            # Environment beats the file: a systemd drop-in can change one key without editing it.
-            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=file))
-
-    try:
-        loaded = _FromFile(source=file)
-    except ValueError as exc:
-        raise ConfigError(f"{file}: {exc}") from None
-    return KioskSettings.model_validate(loaded.model_dump())
+    return read_settings(KioskSettings, file, ConfigError)

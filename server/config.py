@@ -11,15 +11,12 @@ import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kiosk.settings_file import Section, known_zone, read_settings
 
 __all__ = ["DEFAULT_CONFIG", "ServerConfigError", "ServerSettings", "load_server_settings"]
 
@@ -30,8 +27,8 @@ class ServerConfigError(ValueError):
     """The server configuration is missing or invalid."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(Section):
+    """A section of this file."""
 
 
 class HttpSection(_Section):
@@ -74,11 +71,7 @@ class InsurerSection(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
 
 class PolicySection(_Section):
@@ -180,20 +173,4 @@ def load_server_settings(path: str | Path | None = None, **overrides: Any) -> Se
     if not file.is_file():
         raise ServerConfigError(f"configuration file not found: {file}")
 
-    class _FromFile(ServerSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=file))
-
-    try:
-        loaded = _FromFile(source=file, **overrides)
-    except ValueError as exc:
-        raise ServerConfigError(f"{file}: {exc}") from None
-    return ServerSettings.model_validate(loaded.model_dump())
+    return read_settings(ServerSettings, file, ServerConfigError, **overrides)

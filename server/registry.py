@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,6 @@ from server.schemas import ApplicationIn, PolicyIn
 
 __all__ = [
     "APPLICATION_SERIES",
-    "CheckResult",
     "NotFoundError",
     "Registry",
     "RegistryError",
@@ -56,22 +55,6 @@ class NotFoundError(RegistryError):
 
 class UnavailableError(RegistryError):
     """RSA AIS or the number range is not available now; trying later may work."""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What the public check shows about a policy."""
-
-    series: str
-    number: str
-    insurer: str
-    status: str
-    period_start: dt.date
-    period_end: dt.date
-    make: str
-    category: str
-    plate: str | None
-    vin: str | None
 
 
 def split_policy_number(text: str) -> tuple[str, str] | None:
@@ -294,7 +277,7 @@ class Registry:
         except RsaUnavailableError as exc:
             raise UnavailableError("АИС ОСАГО недоступна") from exc
 
-    def check(self, series: str, number: str) -> CheckResult | None:
+    def check(self, series: str, number: str) -> RsaPolicy | None:
         """A policy as the public check shows it: this insurer's register first, then AIS."""
         with self.db.session() as session:
             policy = session.scalars(select(Policy).where(Policy.series == series, Policy.number == number)).first()
@@ -307,18 +290,8 @@ class Registry:
         if view is None:
             return None
         today = self.clock().astimezone(self.settings.zone).date()
-        return CheckResult(
-            series=view.series,
-            number=view.number,
-            insurer=view.insurer,
-            status=policy_status(view.status, view.period_start, view.period_end, today),
-            period_start=view.period_start,
-            period_end=view.period_end,
-            make=view.make,
-            category=view.category,
-            plate=view.plate,
-            vin=view.vin,
-        )
+        # What the check shows is AIS's record with the status in the checker's words.
+        return replace(view, status=policy_status(view.status, view.period_start, view.period_end, today))
 
 
 def annul(policy: Policy, reason: str, now: dt.datetime) -> bool:
