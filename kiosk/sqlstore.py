@@ -1,0 +1,70 @@
+"""What the kiosk's journal and the central server's database have in common: a unit of work over a
+SQLAlchemy engine, SQLite pragmas for durable commits, and Alembic upgrades run from code."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["UnitOfWork", "sqlite_pragmas", "upgrade"]
+
+
+def sqlite_pragmas(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Any], None]:
+    """A connect listener: WAL, synchronous=FULL (a commit is on disk when it returns), foreign keys,
+    and waiting ``busy_timeout_ms`` for another process's write lock instead of failing."""
+
+    def apply(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return apply
+
+
+class UnitOfWork:
+    """Sessions on one database; ``transaction()`` commits when the block ends, rolls back if it raises."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work: commits when the block ends, rolls back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def session(self) -> Session:
+        """A plain session for reading (the caller closes it)."""
+        return self._sessions()
+
+    def head_revision(self) -> str | None:
+        """The schema revision the database is at."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+
+def upgrade(database: UnitOfWork, migrations: Path) -> None:
+    """Bring the schema to the newest revision of ``migrations`` (a no-op when it is there)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.attributes["engine"] = database.engine
+    if database.head_revision() != ScriptDirectory.from_config(config).get_current_head():
+        command.upgrade(config, "head")
