@@ -7,16 +7,17 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UnitOfWork", "sqlite_pragmas", "upgrade"]
+__all__ = ["UnitOfWork", "run_migrations", "sqlite_pragmas", "upgrade"]
 
 
 def sqlite_pragmas(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Any], None]:
@@ -68,3 +69,26 @@ def upgrade(database: UnitOfWork, migrations: Path) -> None:
     config.attributes["engine"] = database.engine
     if database.head_revision() != ScriptDirectory.from_config(config).get_current_head():
         command.upgrade(config, "head")
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Migrations store the column types of the database (text, bigint), not the model's Python wrappers."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
+
+
+def run_migrations(context: Any, metadata: MetaData) -> None:
+    """The body of an Alembic ``env.py``: migrate the engine ``upgrade`` handed over (or the configured URL)."""
+    config = context.config
+    engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
+            render_item=_render_item,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
