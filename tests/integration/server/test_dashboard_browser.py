@@ -36,10 +36,17 @@ NOW = dt.datetime.now(dt.UTC)
 
 def _events_for(kiosk_id: str, kiosk_no: int, sales: int, days_back: int) -> list[dict[str, Any]]:
     """Sales spread over the last ``days_back`` days (a few per day, varying by kiosk)."""
+    from zoneinfo import ZoneInfo
+
+    moscow = ZoneInfo("Europe/Moscow")
+    today = NOW.astimezone(moscow).date()
     out = []
     for index in range(sales):
-        at = NOW - dt.timedelta(days=index % days_back, hours=1 + index % 5)
-        out += envelopes(kiosk_id, 1, first=index, at=at, kiosk_no=kiosk_no)
+        # Early morning, far from midnight, so a sale never straddles two days (nor two terminal batches).
+        day = today - dt.timedelta(days=index % days_back)
+        at = dt.datetime.combine(day, dt.time(3, 0), tzinfo=moscow) + dt.timedelta(minutes=7 * index)
+        at = min(at, NOW - dt.timedelta(hours=1, minutes=index))
+        out += envelopes(kiosk_id, 1, first=index, at=at - dt.timedelta(seconds=10 * index), kiosk_no=kiosk_no)
     return out
 
 
@@ -184,11 +191,16 @@ def _shot(browser: Any, folder: Path, name: str) -> Path:
 
 def _login(browser: Any, server: ServerProcess, password: str = PASSWORD) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{server.url}/dashboard")
     browser.find_element(By.ID, "username").send_keys("operator")
     browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.ID, "login").click()
+    button = browser.find_element(By.ID, "login")
+    button.click()
+    # The answer to the POST is a new page: wait until the old one is gone.
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(button))
 
 
 def test_the_dashboard_needs_a_login_and_refuses_a_wrong_password(
@@ -249,14 +261,17 @@ def test_an_operator_decides_an_application_from_the_dashboard(
     filled_server: ServerProcess, browser: Any, shots: Path
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.delete_all_cookies()
     _login(browser, filled_server)
     browser.get(f"{filled_server.url}/dashboard/applications")
     row = browser.find_element(By.CSS_SELECTOR, "#applications tbody tr")
     Select(row.find_element(By.TAG_NAME, "select")).select_by_visible_text("исполнена")
-    row.find_element(By.TAG_NAME, "button").click()
+    button = row.find_element(By.TAG_NAME, "button")
+    button.click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(button))
 
     assert "исполнена" in browser.find_element(By.CSS_SELECTOR, "#applications tbody tr").text
     assert "operator" in browser.find_element(By.CSS_SELECTOR, "#applications tbody tr").text
