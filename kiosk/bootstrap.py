@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from drivers.cardreader import ServiceCardReader, open_reader
@@ -41,7 +41,11 @@ from kiosk.service_access import (
 )
 from kiosk.service_mode import ServiceMode
 from kiosk.service_store import JsonAttemptStore
-from kiosk.tariffs import TariffEngine, load_base_rates, load_tariff_book
+from kiosk.tariff_store import installed_bundle
+from kiosk.tariffs import TariffEngine, TariffTableError, load_base_rates, load_tariff_book
+
+if TYPE_CHECKING:
+    from kiosk.insurer.http import ServerClient
 
 __all__ = [
     "Kiosk",
@@ -50,6 +54,8 @@ __all__ = [
     "diagnostics",
     "insurer_gateway",
     "journal_path",
+    "refresh_tariffs",
+    "server_client",
     "service_access",
     "service_mode",
     "sim_url",
@@ -60,10 +66,63 @@ log = logging.getLogger(__name__)
 
 
 def tariff_engine(settings: KioskSettings) -> TariffEngine:
-    """The tariff book and the insurer's base rates named by the configuration, validated."""
+    """The tariffs in force: the bundle last installed from the server, else the shipped tables.
+
+    A bundle that no longer loads (a damaged disk, a newer format) is logged and skipped: the kiosk
+    keeps selling on the tables it was shipped with.
+    """
+    bundle = installed_bundle(settings.data_dir)
+    if bundle is not None:
+        try:
+            book = load_tariff_book(bundle.tables)
+            return TariffEngine(book, load_base_rates(bundle.base_rates, book))
+        except (TariffTableError, OSError) as exc:
+            log.error("tariff bundle %s unusable, using the shipped tables: %s", bundle.version, exc)
     book = load_tariff_book(settings.path(settings.tariffs.dir))
     rates = load_base_rates(settings.path(settings.tariffs.base_rates), book)
     return TariffEngine(book, rates)
+
+
+def server_client(settings: KioskSettings, *, url: str | None = None, retries: int | None = None) -> ServerClient:
+    """The signed client of the central server (``[server]``; the key file must exist, mode 0600)."""
+    from kiosk.insurer.http import ClientSettings, ServerClient
+
+    section = settings.server
+    base = url or section.url
+    if not base:
+        raise ValueError("no central server configured ([server] url)")
+    return ServerClient.from_key_file(
+        base,
+        settings.kiosk.id,
+        settings.path(section.key_file),
+        ClientSettings(
+            connect_timeout=section.connect_timeout,
+            read_timeout=section.read_timeout,
+            retries=section.retries if retries is None else retries,
+            backoff=section.backoff,
+        ),
+    )
+
+
+def refresh_tariffs(settings: KioskSettings) -> None:
+    """Ask the server for a newer tariff bundle at start (quietly skipped when not configured or offline)."""
+    if not settings.server.tariffs_on_start or not settings.server.url:
+        return
+    if not settings.path(settings.server.key_file).exists():
+        return
+    from kiosk.sync import update_tariffs
+
+    try:
+        # One quick try: a kiosk must not wait at start for a server that is down.
+        client = server_client(settings, retries=0)
+    except (ValueError, PermissionError) as exc:
+        log.warning("tariff update at start skipped: %s", exc)
+        return
+    try:
+        result = update_tariffs(client, settings.data_dir, state_file=settings.data_dir / "sync-state.json")
+        log.info("tariff update at start: %s %s", result.outcome, result.version or "")
+    finally:
+        client.close()
 
 
 def card_reader(settings: KioskSettings, **kw: Any) -> ServiceCardReader:
@@ -127,8 +186,12 @@ def sim_url(url: str, **defaults: str) -> str:
 
 
 def insurer_gateway(settings: KioskSettings) -> InsurerGateway:
-    """The insurer named by ``[insurer] url`` (the in-process simulator until the server adapter)."""
+    """The insurer named by ``[insurer] url``: ``sim://insurer`` in process, or the central server over HTTP(S)."""
     url = settings.insurer.url
+    if url.startswith(("http://", "https://")):
+        from kiosk.insurer.http import HttpInsurerGateway
+
+        return HttpInsurerGateway(server_client(settings, url=url))
     if url.startswith("sim://insurer"):
         faults = {v for k, v in parse_qsl(urlsplit(url).query) if k == "fault"}
         return InsurerSimulator(
@@ -136,7 +199,7 @@ def insurer_gateway(settings: KioskSettings) -> InsurerGateway:
             state_file=settings.data_dir / "insurer-sim.sqlite",
             faults=faults,
         )
-    raise ValueError(f"unsupported insurer URL {url!r} (the central server adapter arrives with sync)")
+    raise ValueError(f"unsupported insurer URL {url!r} (sim://insurer or http(s)://server)")
 
 
 @dataclass
@@ -171,6 +234,7 @@ def build_kiosk(
     data.mkdir(parents=True, exist_ok=True)
     journal = open_journal(journal_path(settings))
     cipher = PersonalDataCipher.from_key_file(settings.key_file, create=not settings.privacy.key_file)
+    refresh_tariffs(settings)
     engine = tariff_engine(settings)
     insurer = insurer_gateway(settings)
     terminal = open_terminal(

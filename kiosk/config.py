@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from drivers.cardreader import parse_url, validate_card_id
 from kiosk.service_access import PinHash
+from kiosk.settings_file import Section, known_zone, read_settings
 
 __all__ = ["DEFAULT_CONFIG", "ConfigError", "KioskSettings", "load_settings"]
 
@@ -31,8 +27,8 @@ class ConfigError(ValueError):
     """The configuration file is missing or invalid."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(Section):
+    """A section of this file."""
 
 
 class KioskSection(_Section):
@@ -44,11 +40,7 @@ class KioskSection(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
 
 class TariffSection(_Section):
@@ -154,6 +146,32 @@ class PrivacySection(_Section):
     key_file: str = ""
 
 
+class ServerSection(_Section):
+    """The central server: sync of the outbox, application statuses and tariff bundles."""
+
+    #: base URL of the central server (the same server is the insurer when [insurer] url is http(s))
+    url: str = "http://127.0.0.1:8080"
+    #: this kiosk's signing secret, 64 hex digits, mode 0600 (``osago-server kiosk add ID --key-file``)
+    key_file: Path = Path("../var/server.key")
+    connect_timeout: float = Field(default=5, gt=0, le=120)
+    read_timeout: float = Field(default=20, gt=0, le=600)
+    #: attempts after the first for calls that are safe to repeat (backoff doubles from ``backoff``)
+    retries: int = Field(default=4, ge=0, le=20)
+    backoff: float = Field(default=0.5, ge=0, le=60)
+    #: outbox events per batch
+    batch_size: int = Field(default=200, ge=1, le=1000)
+    #: how often sync asks for a new tariff bundle (hours); the kiosk also asks at start
+    tariff_update_hours: float = Field(default=6, gt=0, le=24 * 7)
+    tariffs_on_start: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("the server URL starts with http:// or https://")
+        return value
+
+
 class KioskSettings(BaseSettings):
     """The whole kiosk configuration."""
 
@@ -168,6 +186,7 @@ class KioskSettings(BaseSettings):
     insurer: InsurerSection = InsurerSection()
     sale: SaleSection = SaleSection()
     privacy: PrivacySection = PrivacySection()
+    server: ServerSection = ServerSection()
     #: the file this configuration was read from (relative paths are resolved against its directory)
     source: Path = DEFAULT_CONFIG
 
@@ -203,21 +222,4 @@ def load_settings(path: str | Path | None = None) -> KioskSettings:
     if not file.is_file():
         raise ConfigError(f"configuration file not found: {file}")
 
-    class _FromFile(KioskSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            # Environment beats the file: a systemd drop-in can change one key without editing it.
-            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=file))
-
-    try:
-        loaded = _FromFile(source=file)
-    except ValueError as exc:
-        raise ConfigError(f"{file}: {exc}") from None
-    return KioskSettings.model_validate(loaded.model_dump())
+    return read_settings(KioskSettings, file, ConfigError)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from drivers.cardreader import CardAnswer, card_mac, validate_card_id
+from kiosk.signing import read_key_file
 
 __all__ = [
     "CHALLENGE_SIZE",
@@ -112,20 +113,7 @@ def new_master_key() -> str:
 
 def load_master_key(path: Path) -> bytes:
     """Read a key file (64 hex digits); refuse one that group or others may read."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFileError(f"{path}: cannot read the key file ({exc})") from None
-    if mode & 0o077:
-        raise KeyFileError(f"{path}: key file mode is {mode & 0o777:o}; it must be 600 (owner only)")
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise KeyFileError(f"{path}: a key file holds {2 * MASTER_KEY_SIZE} hex digits") from None
-    if len(key) != MASTER_KEY_SIZE:
-        raise KeyFileError(f"{path}: a key file holds {2 * MASTER_KEY_SIZE} hex digits, found {len(text)}")
-    return key
+    return read_key_file(path, size=MASTER_KEY_SIZE, error=KeyFileError)
 
 
 # --- PINs ----------------------------------------------------------------------------------------------

@@ -807,6 +807,8 @@ class SaleService:
             policyholder=data.holder.to_dict(),
             owner=data.owner.to_dict(),
             drivers=[d.to_dict() for d in data.drivers] if data.drivers is not None else None,
+            # What a renewal needs to price the same contract a year later.
+            extra={"period_months": data.period_months, "owner_kbm_class": data.owner_kbm_class},
         )
 
     def _policy_payload(self, sale: SaleRecord, series: str, number: str) -> dict[str, Any]:

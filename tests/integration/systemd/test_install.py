@@ -129,3 +129,28 @@ def test_the_server_role_installs_only_the_server_unit(root: Path) -> None:
     assert [p.name for p in (root / "etc/systemd/system").glob("osago-*")] == ["osago-server.service"]
     assert not (root / "etc/osago-kiosk").exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants").exists()
+    etc = root / "etc/osago-server"
+    assert (etc / "server.toml").is_file() and (etc / "tariffs/6007-U.toml").is_file()
+    assert (etc / "rsa_simulator.toml").is_file() and not (etc / "kiosk.toml").exists()
+
+
+def test_the_server_reads_the_installed_config_with_the_units_environment(root: Path) -> None:
+    from server.config import load_server_settings
+
+    install(root, "--role", "server", "--no-enable")
+    unit = (root / "etc/systemd/system/osago-server.service").read_text(encoding="utf-8")
+    env = dict(
+        pair.split("=", 1)
+        for line in unit.splitlines()
+        if line.startswith("Environment=")
+        for pair in line.removeprefix("Environment=").split()
+    )
+    assert "/osago-server serve" in unit
+
+    settings = load_server_settings(
+        root / env["OSAGO_SERVER_CONFIG"].lstrip("/"), data={"dir": str(root) + env["OSAGO_SERVER_DATA__DIR"]}
+    )
+
+    assert settings.database_url == f"sqlite:///{root}/var/lib/osago-server/server.db"
+    assert settings.path(settings.tariffs.dir) == root / "etc/osago-server/tariffs"
+    assert settings.path(settings.rsa.dataset).is_file()

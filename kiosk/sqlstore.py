@@ -1,0 +1,94 @@
+"""What the kiosk's journal and the central server's database have in common: a unit of work over a
+SQLAlchemy engine, SQLite pragmas for durable commits, and Alembic upgrades run from code."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["UnitOfWork", "run_migrations", "sqlite_pragmas", "upgrade"]
+
+
+def sqlite_pragmas(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Any], None]:
+    """A connect listener: WAL, synchronous=FULL (a commit is on disk when it returns), foreign keys,
+    and waiting ``busy_timeout_ms`` for another process's write lock instead of failing."""
+
+    def apply(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return apply
+
+
+class UnitOfWork:
+    """Sessions on one database; ``transaction()`` commits when the block ends, rolls back if it raises."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work: commits when the block ends, rolls back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def session(self) -> Session:
+        """A plain session for reading (the caller closes it)."""
+        return self._sessions()
+
+    def head_revision(self) -> str | None:
+        """The schema revision the database is at."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+
+def upgrade(database: UnitOfWork, migrations: Path) -> None:
+    """Bring the schema to the newest revision of ``migrations`` (a no-op when it is there)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.attributes["engine"] = database.engine
+    if database.head_revision() != ScriptDirectory.from_config(config).get_current_head():
+        command.upgrade(config, "head")
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Migrations store the column types of the database (text, bigint), not the model's Python wrappers."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
+
+
+def run_migrations(context: Any, metadata: MetaData) -> None:
+    """The body of an Alembic ``env.py``: migrate the engine ``upgrade`` handed over (or the configured URL)."""
+    config = context.config
+    engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
+            render_item=_render_item,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()

@@ -1,0 +1,222 @@
+"""The kiosk API (``/api/v1``): every route needs a request signed with the kiosk's secret.
+
+Errors are JSON ``{"detail": "…"}``: 401 for a refused signature, 404 for an unknown policy or
+application, 409 for a contract the register refuses, 422 for a malformed request, 503 when RSA AIS
+is down (the kiosk then offers the application path).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from kiosk.signing import SignatureError, SignedHeaders
+from kiosk.tariffs.bundle import TariffBundle
+from server.auth import KioskAuthenticator
+from server.ingest import ingest_events
+from server.models import Application, Policy
+from server.registry import NotFoundError, Registry, RegistryError, UnavailableError
+from server.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    CancelIn,
+    EventBatch,
+    IngestAnswer,
+    IngestProblem,
+    KbmAnswerOut,
+    KbmIn,
+    KbmOut,
+    PolicyIn,
+    PolicyOut,
+    StatusOut,
+)
+
+__all__ = ["ApiContext", "build_api"]
+
+log = logging.getLogger(__name__)
+
+IdempotencyKey = Annotated[
+    str,
+    Header(alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9:._-]+$"),
+]
+UNAUTHORISED: dict[int | str, dict[str, Any]] = {401: {"description": "not signed, bad signature, stale or replayed"}}
+
+
+class ApiContext:
+    """What the routes need: the register, the authenticator, the tariff bundle."""
+
+    def __init__(self, registry: Registry, authenticator: KioskAuthenticator, bundle: TariffBundle) -> None:
+        self.registry = registry
+        self.authenticator = authenticator
+        self.bundle = bundle
+        self.bundle_json = bundle.to_json()
+
+
+def _raw_target(request: Request) -> str:
+    """The path and query exactly as the kiosk sent and signed them."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    target = raw.decode("latin-1")
+    return f"{target}?{query.decode('latin-1')}" if query else target
+
+
+def _policy_out(policy: Policy) -> PolicyOut:
+    return PolicyOut(
+        series=policy.series,
+        number=policy.number,
+        status=policy.status,
+        registered_at=policy.registered_at,
+        period_start=policy.period_start,
+        period_end=policy.period_end,
+    )
+
+
+def _application_out(application: Application) -> ApplicationOut:
+    return ApplicationOut(
+        number=application.number,
+        status=application.status,
+        office=application.office,
+        updated_at=application.updated_at,
+    )
+
+
+async def signed_kiosk(request: Request) -> str:
+    """The dependency every kiosk route has: the id of the kiosk whose signature verified (401 otherwise)."""
+    body = await request.body()
+    authenticator: KioskAuthenticator = request.app.state.authenticator
+    try:
+        headers = SignedHeaders.parse(request.headers)
+        kiosk_id: str = await run_in_threadpool(
+            authenticator.verify, headers, request.method, _raw_target(request), body
+        )
+    except SignatureError as exc:
+        log.info("refused kiosk request %s %s: %s", request.method, request.url.path, exc.reason)
+        raise HTTPException(401, f"подпись запроса не принята: {exc.reason}") from None
+    return kiosk_id
+
+
+Kiosk = Annotated[str, Depends(signed_kiosk)]
+
+
+def build_api(context: ApiContext) -> APIRouter:
+    """The ``/api/v1`` routes bound to ``context``."""
+
+    router = APIRouter(prefix="/api/v1", responses=UNAUTHORISED)
+    registry = context.registry
+
+    @router.get("/status", response_model=StatusOut, tags=["kiosk"])
+    def status(kiosk_id: Kiosk) -> StatusOut:
+        """Whether registration is possible now (RSA AIS answering)."""
+        return StatusOut(kiosk_id=kiosk_id, server_time=dt.datetime.now(dt.UTC), rsa_available=registry.rsa.available())
+
+    @router.post("/kbm", response_model=KbmOut, tags=["kiosk"], responses={503: {"description": "RSA AIS down"}})
+    def kbm(body: KbmIn, kiosk_id: Kiosk) -> KbmOut:
+        """КБМ classes of the people asked about, in order, as RSA AIS answers them."""
+        try:
+            records = registry.kbm([p.document for p in body.people], body.on)
+        except UnavailableError as exc:
+            raise HTTPException(503, exc.message) from None
+        return KbmOut(
+            answers=[
+                KbmAnswerOut(
+                    document=r.document,
+                    kbm_class=r.kbm_class,
+                    found=r.found,
+                    request_id=r.request_id,
+                    losses=r.losses,
+                    previous_policy=r.previous_policy,
+                    previous_insurer=r.previous_insurer,
+                )
+                for r in records
+            ]
+        )
+
+    @router.post(
+        "/policies",
+        response_model=PolicyOut,
+        tags=["kiosk"],
+        responses={409: {"description": "contract refused"}, 503: {"description": "RSA AIS down"}},
+    )
+    def register_policy(body: PolicyIn, kiosk_id: Kiosk, key: IdempotencyKey) -> PolicyOut:
+        """Register a contract and issue series and number; a repeated Idempotency-Key returns the same policy."""
+        try:
+            return _policy_out(registry.register_policy(kiosk_id, key, body))
+        except UnavailableError as exc:
+            raise HTTPException(503, exc.message) from None
+        except RegistryError as exc:
+            raise HTTPException(409, exc.message) from None
+
+    @router.get("/policies/by-key", response_model=PolicyOut, tags=["kiosk"], responses={404: {"description": "none"}})
+    def find_policy(
+        kiosk_id: Kiosk, key: Annotated[str, Query(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9:._-]+$")]
+    ) -> PolicyOut:
+        """The policy this kiosk registered with that Idempotency-Key (never registers)."""
+        policy = registry.find_policy(kiosk_id, key)
+        if policy is None:
+            raise HTTPException(404, "полис с таким ключом не регистрировался")
+        return _policy_out(policy)
+
+    @router.post(
+        "/policies/cancel", response_model=PolicyOut, tags=["kiosk"], responses={404: {"description": "unknown"}}
+    )
+    def cancel_policy(body: CancelIn, kiosk_id: Kiosk, key: IdempotencyKey) -> PolicyOut:
+        """Annul a policy of this kiosk whose payment did not go through (idempotent)."""
+        try:
+            return _policy_out(registry.cancel_policy(kiosk_id, body.series, body.number, body.reason or key))
+        except NotFoundError as exc:
+            raise HTTPException(404, exc.message) from None
+
+    @router.post("/applications", response_model=ApplicationOut, tags=["kiosk"])
+    def submit_application(body: ApplicationIn, kiosk_id: Kiosk, key: IdempotencyKey) -> ApplicationOut:
+        """File an application (status "в обработке"); a repeated Idempotency-Key returns the same number."""
+        return _application_out(registry.submit_application(kiosk_id, key, body))
+
+    @router.get("/applications", response_model=list[ApplicationOut], tags=["kiosk"])
+    def applications(kiosk_id: Kiosk, since: dt.datetime | None = None) -> list[ApplicationOut]:
+        """This kiosk's applications changed after ``since`` (ISO time with zone), oldest change first."""
+        if since is not None and since.tzinfo is None:
+            raise HTTPException(422, "since needs a time zone")
+        return [_application_out(a) for a in registry.applications_since(kiosk_id, since)]
+
+    @router.get(
+        "/applications/{number}",
+        response_model=ApplicationOut,
+        tags=["kiosk"],
+        responses={404: {"description": "unknown"}},
+    )
+    def application(number: str, kiosk_id: Kiosk) -> ApplicationOut:
+        """One application's status."""
+        try:
+            return _application_out(registry.application(kiosk_id, number))
+        except NotFoundError as exc:
+            raise HTTPException(404, exc.message) from None
+
+    @router.post("/events", response_model=IngestAnswer, tags=["kiosk"], responses={403: {"description": "foreign"}})
+    def events(body: EventBatch, kiosk_id: Kiosk) -> IngestAnswer:
+        """Store outbox events exactly once by ``event_id``; the answer lists every id the server now holds."""
+        foreign = [e.event_id for e in body.events if e.kiosk_id != kiosk_id]
+        if foreign:
+            raise HTTPException(403, f"events of another kiosk: {', '.join(foreign[:5])}")
+        result = ingest_events(registry.db, kiosk_id, body.events, dt.datetime.now(dt.UTC))
+        return IngestAnswer(
+            acknowledged=result.acknowledged,
+            stored=result.stored,
+            duplicates=result.duplicates,
+            problems=[IngestProblem(event_id=i, error=e) for i, e in result.problems],
+        )
+
+    @router.get("/tariffs/bundle", tags=["kiosk"], responses={304: {"description": "the kiosk has this bundle"}})
+    def tariff_bundle(kiosk_id: Kiosk, if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
+        """The tariff tables and base rates with their checksum (ETag); 304 when the kiosk has them already."""
+        etag = f'"{context.bundle.checksum}"'
+        if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
+            return Response(status_code=304, headers={"ETag": etag})
+        body = json.dumps(context.bundle_json, ensure_ascii=False).encode("utf-8")
+        return Response(body, media_type="application/json", headers={"ETag": etag})
+
+    return router

@@ -1,0 +1,312 @@
+"""HTML pages: the public policy check and the operator dashboard (login required), with CSV exports.
+
+Pages are rendered on the server (Jinja2) with inline CSS and SVG charts: nothing is loaded from
+another host, so the dashboard works on an isolated network.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from server.auth import OperatorAuth
+from server.charts import sales_chart
+from server.config import ServerSettings
+from server.registry import NotFoundError, Registry, split_policy_number
+from server.reports import Reports, Table, money
+from server.schemas import APPLICATION_STATUSES
+
+__all__ = ["COOKIE", "build_web", "mask_plate", "mask_vin"]
+
+COOKIE = "osago_session"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+NAV = (
+    ("/dashboard", "Обзор"),
+    ("/dashboard/sales", "Продажи"),
+    ("/dashboard/renewals", "Продление"),
+    ("/dashboard/reconciliation", "Сверка"),
+    ("/dashboard/health", "Киоски"),
+    ("/dashboard/applications", "Заявления"),
+)
+
+
+def mask_plate(plate: str | None) -> str:
+    """``А123ВС77`` → ``А1**ВС 77``: the letters and the region stay, two digits are hidden."""
+    if not plate:
+        return "—"
+    if len(plate) >= 8 and plate[1:4].isdigit():
+        return f"{plate[0]}{plate[1]}**{plate[4:6]} {plate[6:]}"
+    keep = max(1, len(plate) // 3)
+    return plate[:keep] + "*" * (len(plate) - 2 * keep) + plate[-keep:]
+
+
+def mask_vin(vin: str | None) -> str:
+    """``XTA21099012345678`` → ``XTA**********5678`` (manufacturer code and last four)."""
+    if not vin:
+        return "—"
+    if len(vin) <= 7:
+        return "*" * len(vin)
+    return vin[:3] + "*" * (len(vin) - 7) + vin[-4:]
+
+
+def _csv(table: Table) -> Response:
+    out = io.StringIO()
+    # Excel in a Russian locale opens ";"-separated UTF-8 with a BOM correctly.
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(table.headers)
+    writer.writerows(table.values)
+    name = f"{table.name}-{dt.date.today().isoformat()}.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+class _Pages:
+    """Rendering and operator look-up shared by the routes."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        registry: Registry,
+        reports: Reports,
+        operators: OperatorAuth,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.reports = reports
+        self.operators = operators
+        self.clock = clock
+        self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.days = settings.reports.chart_days
+
+    def page(
+        self, request: Request, name: str, operator: str | None, current: str = "", **context: Any
+    ) -> HTMLResponse:
+        context.update(insurer=self.settings.insurer.name, operator=operator, nav=NAV, current=current)
+        return self.templates.TemplateResponse(request, name, context)
+
+    def operator_of(self, request: Request) -> str:
+        name = self.operators.operator(request.cookies.get(COOKIE))
+        if name is None:
+            target = quote(str(request.url.path), safe="/")
+            raise HTTPException(303, headers={"Location": f"/login?next={target}"})
+        return name
+
+
+def build_web(
+    settings: ServerSettings,
+    registry: Registry,
+    reports: Reports,
+    operators: OperatorAuth,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> APIRouter:
+    """The public check and dashboard routes."""
+    pages = _Pages(settings, registry, reports, operators, clock)
+    router = APIRouter(include_in_schema=False)
+    _public_routes(router, pages)
+    _dashboard_routes(router, pages)
+    return router
+
+
+def _public_routes(router: APIRouter, pages: _Pages) -> None:
+    settings, registry, operators, page = pages.settings, pages.registry, pages.operators, pages.page
+
+    @router.get("/", response_class=RedirectResponse)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard", status_code=303)
+
+    @router.get("/check", response_class=HTMLResponse)
+    def check(request: Request, number: str = "") -> HTMLResponse:
+        query = number.strip()[:40]
+        result = error = None
+        if query:
+            parsed = split_policy_number(query)
+            if parsed is None:
+                error = "Номер полиса — три буквы серии и 10 цифр, например ХХХ 0123456789."
+            else:
+                result = registry.check(*parsed)
+        today = pages.clock().astimezone(settings.zone).strftime("%d.%m.%Y")
+        return page(
+            request,
+            "check.html",
+            None,
+            title="Проверка полиса",
+            query=query,
+            result=result,
+            error=error,
+            plate=mask_plate(result.plate) if result else "",
+            vin=mask_vin(result.vin) if result else "",
+            today=today,
+        )
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/dashboard") -> HTMLResponse:
+        return page(request, "login.html", None, title="Вход", next=_local(next), error=None)
+
+    @router.post("/login", response_model=None)
+    def login(
+        request: Request,
+        username: Annotated[str, Form(max_length=64)],
+        password: Annotated[str, Form(max_length=200)],
+        next: Annotated[str, Form(max_length=200)] = "/dashboard",
+    ) -> Response:
+        token = operators.login(username, password)
+        if token is None:
+            refused = page(request, "login.html", None, title="Вход", next=_local(next),
+                           error="Неверное имя или пароль.")  # fmt: skip
+            refused.status_code = 401
+            return refused
+        response = RedirectResponse(_local(next), status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=settings.http.public_url.startswith("https://"),
+            max_age=int(settings.reports.session_hours * 3600),
+        )
+        return response
+
+    @router.get("/logout")
+    def logout(request: Request) -> RedirectResponse:
+        operators.logout(request.cookies.get(COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+
+def _dashboard_routes(router: APIRouter, pages: _Pages) -> None:
+    registry, reports, page, operator_of = pages.registry, pages.reports, pages.page, pages.operator_of
+    settings, clock, days = pages.settings, pages.clock, pages.days
+
+    @router.get("/dashboard", response_class=HTMLResponse)
+    def overview(request: Request) -> HTMLResponse:
+        operator = operator_of(request)
+        now = clock()
+        first = now.astimezone(settings.zone).date() - dt.timedelta(days=days - 1)
+        chart = sales_chart(reports.sales_by_day(now, days), first, days, reports.kiosk_ids())
+        kpi = reports.kpi_table(now)
+        cards = []
+        for values in kpi.values:
+            kiosk_id, target, done, count, percent, left = values
+            share = min(100.0, float(Decimal(percent))) if percent else 0.0
+            cards.append(
+                {
+                    "kiosk": kiosk_id,
+                    "target": money(Decimal(target)) if target else None,
+                    "done": money(Decimal(done)),
+                    "count": count,
+                    "percent": str(percent).replace(".", ","),
+                    "left": money(Decimal(left)) if left else "",
+                    "left_zero": bool(left) and Decimal(left) == 0,
+                    "width": f"{share:.1f}",
+                }
+            )
+        return page(request, "overview.html", operator, "/dashboard", title="Обзор", chart=chart, kpi=kpi,
+                    kpi_cards=cards, days=days, alerts=_alerts(reports, now))  # fmt: skip
+
+    tables: dict[str, tuple[str, str, Callable[[dt.datetime], list[Table]]]] = {
+        "sales": ("Продажи", "", lambda now: [reports.sales_table(now, days)]),
+        "renewals": (
+            "Продление",
+            "Напоминания о продлении — за 30 дней до окончания; премия продления рассчитывается ночью "
+            "командой osago-server renewals по тарифам, действующим на дату начала нового полиса.",
+            lambda now: [reports.renewals_table(now), reports.lapsed_table(now)],
+        ),
+        "reconciliation": (
+            "Сверка",
+            "Подтверждённые оплаты терминала, зарегистрированные полисы и итоги дня терминала (сверка итогов) "
+            "по каждому киоску. Расхождения перечислены ниже.",
+            lambda now: list(reports.reconciliation(now, days)),
+        ),
+        "health": ("Киоски", "", lambda now: [reports.health_table(now)]),
+    }
+
+    def make_table_page(slug: str) -> Callable[[Request], HTMLResponse]:
+        title, intro, build = tables[slug]
+
+        def view(request: Request) -> HTMLResponse:
+            operator = operator_of(request)
+            return page(request, "tables.html", operator, f"/dashboard/{slug}", title=title, intro=intro,
+                        tables=build(clock()))  # fmt: skip
+
+        return view
+
+    for slug in tables:
+        router.add_api_route(f"/dashboard/{slug}", make_table_page(slug), methods=["GET"], response_class=HTMLResponse)
+
+    csv_sources: dict[str, Callable[[dt.datetime], Table]] = {
+        "sales": lambda now: reports.sales_table(now, days),
+        "kpi": reports.kpi_table,
+        "renewals": reports.renewals_table,
+        "lapsed": reports.lapsed_table,
+        "reconciliation": lambda now: reports.reconciliation(now, days)[0],
+        "mismatches": lambda now: reports.reconciliation(now, days)[1],
+        "health": reports.health_table,
+        "applications": lambda now: reports.applications_table()[0],
+    }
+
+    @router.get("/dashboard/{name}.csv")
+    def export(request: Request, name: str) -> Response:
+        operator_of(request)
+        source = csv_sources.get(name)
+        if source is None:
+            raise HTTPException(404, "нет такой таблицы")
+        return _csv(source(clock()))
+
+    @router.get("/dashboard/applications", response_class=HTMLResponse)
+    def applications(request: Request) -> HTMLResponse:
+        operator = operator_of(request)
+        table, rows = reports.applications_table()
+        return page(request, "applications.html", operator, "/dashboard/applications", title="Заявления",
+                    table=table, rows=rows, statuses=APPLICATION_STATUSES)  # fmt: skip
+
+    @router.post("/dashboard/applications/{number}/status")
+    def application_status(
+        request: Request, number: str, status: Annotated[str, Form(max_length=32)]
+    ) -> RedirectResponse:
+        operator = operator_of(request)
+        if status not in APPLICATION_STATUSES:
+            raise HTTPException(422, "недопустимый статус")
+        try:
+            registry.set_application_status(number, status, operator)
+        except NotFoundError as exc:
+            raise HTTPException(404, exc.message) from None
+        return RedirectResponse("/dashboard/applications", status_code=303)
+
+
+def _local(target: str) -> str:
+    """Only redirect within this site (an open redirect would help phishing)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/dashboard"
+
+
+def _alerts(reports: Reports, now: dt.datetime) -> list[tuple[str, str, str]]:
+    alerts: list[tuple[str, str, str]] = []
+    health = reports.health_table(now)
+    for values, mark in zip(health.values, health.marks, strict=True):
+        kiosk_id, link, _seen, printer, paper, terminal, *_ = values
+        if mark == "offline":
+            alerts.append(("bad", f"{kiosk_id}: {link}", "/dashboard/health"))
+        if paper == "заканчивается":
+            alerts.append(("warn", f"{kiosk_id}: бумага заканчивается", "/dashboard/health"))
+        if printer.startswith("не готов"):
+            alerts.append(("bad", f"{kiosk_id}: принтер {printer}", "/dashboard/health"))
+        if terminal.startswith("не готов"):
+            alerts.append(("bad", f"{kiosk_id}: терминал {terminal}", "/dashboard/health"))
+    mismatches = reports.reconciliation(now, reports.settings.reports.chart_days)[1]
+    if mismatches.values:
+        alerts.append(("bad", f"Расхождений в сверке: {len(mismatches.values)}", "/dashboard/reconciliation"))
+    return alerts
