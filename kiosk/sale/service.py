@@ -737,7 +737,14 @@ class SaleService:
                 )
                 number = receipt.number
             except GatewayUnavailableError:
+                # The server takes the application from the outbox when it is reachable again.
                 number = self._local_application_number()
+            except GatewayError as exc:
+                log.warning("the insurer refused the application of sale %s: %s", sale_id, exc)
+                raise SaleError(
+                    "Страховщик не принял заявление. Деньги не списывались. Обратитесь в офис страховщика "
+                    "или по телефону горячей линии."
+                ) from None
             now = self.clock()
             visit_by = (now.astimezone(self.config.zone) + dt.timedelta(days=7)).date()
             with self._tx() as session:

@@ -343,3 +343,20 @@ def test_personal_data_is_stored_only_encrypted(rig: Rig) -> None:
         stored = session.get(PersonalData, sale_id)
         assert stored is not None and stored.ciphertext is not None
         assert SaleInput.from_dict(rig.cipher.decrypt(stored.ciphertext)).owner == data.owner
+
+
+def test_an_application_the_insurer_refuses_is_reported_without_money_moving(rig: Rig) -> None:
+    sale_id = rig.service.start_sale(action_id=act())
+    rig.service.enter(sale_id, customer(), action_id=act())
+    rig.service.consent(sale_id, {"personal_data": "v1", "policy_terms": "v1"}, action_id=act())
+
+    def refuse(*args: object, **kw: object) -> object:
+        from kiosk.insurer import GatewayRejectedError
+
+        raise GatewayRejectedError("401")
+
+    rig.insurer.submit_application = refuse  # type: ignore[method-assign,assignment]
+
+    with pytest.raises(SaleError, match="Деньги не списывались"):
+        rig.service.apply(sale_id, action_id=act())
+    assert "authorise" not in rig.terminal.call_names
