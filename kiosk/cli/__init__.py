@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.cli.terminal",
     "kiosk.cli.printer",
     "kiosk.cli.service_card",
+    "kiosk.cli.run",
 )
 
 

@@ -1,0 +1,48 @@
+"""Owner and policyholder: name, birth date, passport, address → territory, phone, e-mail."""
+
+from __future__ import annotations
+
+from kivy.properties import BooleanProperty
+
+from kiosk.validation import FieldError
+from ui.presenters.form import Form
+from ui.screens.base import FormScreen, load_kv
+
+
+class OwnerScreen(FormScreen):
+    """The second data step; the policyholder's fields appear when it is another person."""
+
+    holder_same = BooleanProperty(True)
+
+    def form(self) -> Form:
+        return self.flow.owner.form
+
+    def visible(self) -> list[str]:
+        return self.flow.owner.visible
+
+    def refresh(self) -> None:
+        self.holder_same = self.flow.owner.holder_is_owner
+        super().refresh()
+
+    def toggle_holder(self) -> None:
+        self.flow.owner.set_holder_is_owner(not self.flow.owner.holder_is_owner)
+        self.refresh_soon()
+
+    def picked(self, name: str, value: str) -> None:
+        if name == "owner.region":
+            self.flow.owner.pick_region(value)
+            self.refresh_soon()
+            return
+        super().picked(name, value)
+
+    def next(self) -> None:
+        self.clear_message()
+        try:
+            self.flow.owner.people()
+        except FieldError as exc:
+            self.show_error(exc)
+            return
+        self.app.go("drivers")
+
+
+load_kv(__file__)
