@@ -113,11 +113,11 @@ class VehicleStep:
         self.form = Form(
             [
                 FieldSpec("vehicle.category", "Категория", choices=CATEGORIES),
-                FieldSpec("vehicle.plate", "Госномер", "plate", partial_plate, normalize_plate, True, "А123ВС77", 9),
-                FieldSpec("vehicle.vin", "VIN", "vin", partial_vin, normalize_vin, True, "17 знаков", 17),
+                FieldSpec("vehicle.plate", "Госномер", "plate", partial_plate, normalize_plate, True, "А123ВС77", max_length=9),
+                FieldSpec("vehicle.vin", "VIN", "vin", partial_vin, normalize_vin, True, "17 знаков", max_length=17),
                 FieldSpec(
                     "vehicle.body_number", "Номер кузова (если нет VIN)", "latin", partial_body_number,
-                    normalize_body_number, True, "", 20,
+                    normalize_body_number, True, max_length=20,
                 ),  # fmt: skip
                 FieldSpec("vehicle.make", "Марка", "latin", lambda t: t.upper(), _text("марку"), hint="LADA"),
                 FieldSpec("vehicle.model", "Модель", "latin", lambda t: t.upper(), _text("модель"), hint="VESTA"),
@@ -228,6 +228,8 @@ def locality_choices(tariff: Tariff, region_code: str) -> tuple[Choice, ...]:
     if region is None:
         return ()
     names = sorted(region.locality_names.values())
+    if not names:
+        return (Choice(OTHER_LOCALITY, "Любой населённый пункт региона"),)
     return (*(Choice(name, name) for name in names), Choice(OTHER_LOCALITY, "Другой населённый пункт"))
 
 

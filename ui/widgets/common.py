@@ -144,12 +144,14 @@ class BusyOverlay(ModalView):  # type: ignore[misc]
     progress = NumericProperty(0)
     owner = ObjectProperty(None, allownone=True)
 
-    def on_open(self) -> None:
+    def on_pre_open(self) -> None:
         self.progress = 0
         self._spin = Clock.schedule_interval(self._step, 0.05)
 
     def on_dismiss(self) -> None:
-        self._spin.cancel()
+        spin = getattr(self, "_spin", None)
+        if spin is not None:
+            spin.cancel()
 
     def _step(self, _dt: float) -> None:
         self.progress = (self.progress + 2) % 100

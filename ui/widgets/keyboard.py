@@ -23,7 +23,7 @@ __all__ = ["KEY_WIDTH", "KioskKeyboard"]
 RU_LAYOUT = str(Path(__file__).resolve().parent.parent / "layouts" / "ru.json")
 #: width of one key unit (px) per pad: the digit pad gets fat keys
 KEY_WIDTH = {"digits": 150, "plate": 110}
-KEY_HEIGHT = 68
+KEY_HEIGHT = 62
 #: what the layout key switches to
 SWITCH = {"ru": "latin", "latin": "ru"}
 
