@@ -172,6 +172,8 @@ class KioskApp(App):  # type: ignore[misc]
     # -- navigation ---------------------------------------------------------------------------------
     def go(self, name: str) -> None:
         """Show a screen; the idle watch counts only where a customer's data is on screen."""
+        if self.root.current == name:
+            self.root.current_screen.refresh_soon()
         self.root.current = name
         if name in IDLE_SCREENS:
             if not self.idle.armed:

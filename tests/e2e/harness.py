@@ -17,10 +17,11 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.tests.common import UnitTestTouch
 from kivy.uix.button import Button
+from kivy.uix.modalview import ModalView
 from sqlalchemy import select
 
 from kiosk.journal.db import Journal
-from kiosk.journal.models import OutboxEvent, SaleRecord
+from kiosk.journal.models import OutboxEvent, PaymentAttempt, SaleRecord
 from kiosk.config import UiSection
 from kiosk.tariffs import TariffEngine
 from ui.app import KioskApp, UiContext
@@ -59,7 +60,13 @@ class Driver:
         self.frames(3)
 
     def wait_screen(self, name: str, timeout: float = 20.0) -> None:
-        self.wait(lambda: self.screen_name == name and not self.app._working, timeout, f"screen {name}")
+        self.wait(
+            lambda: self.screen_name == name
+            and not self.app._working
+            and all(not isinstance(w, ModalView) for w in Window.children),
+            timeout,
+            f"screen {name}",
+        )
 
     @property
     def screen_name(self) -> str:
@@ -95,6 +102,10 @@ class Driver:
     def tap_button(self, text: str) -> None:
         self.tap(self.button(text))
 
+    def wait_modals_closed(self) -> None:
+        """Until every pop-up has finished closing (a closing one still takes touches)."""
+        self.wait(lambda: all(not isinstance(w, ModalView) for w in Window.children), 5, "pop-ups closed")
+
     def field(self, name: str) -> Any:
         """A field box, scrolled into view as a customer would scroll to it."""
         box = self.screen._boxes[name]
@@ -129,6 +140,7 @@ class Driver:
         modal.children[0].children[1].scroll_to(button, animate=False)
         self.frames(2)
         self.tap(button)
+        self.wait_modals_closed()
 
     # -- artefacts and journal ---------------------------------------------------------------------
     def shot(self, name: str) -> Path:
@@ -152,6 +164,10 @@ class Driver:
             rows = session.scalars(select(SaleRecord).order_by(SaleRecord.created_at)).all()
             session.expunge_all()
             return list(rows)
+
+    def payment_outcomes(self) -> list[str | None]:
+        with self.journal.session() as session:
+            return list(session.scalars(select(PaymentAttempt.outcome).order_by(PaymentAttempt.id)).all())
 
     def events(self) -> list[str]:
         with self.journal.session() as session:
@@ -212,3 +228,24 @@ def drive(artifacts_dir: Path) -> Iterator[Callable[..., Driver]]:
     yield start
     for driver in started:
         stop_app(driver)
+
+
+def fill_customer(flow: SaleFlow, *, licence: str = "7701123456") -> None:
+    """Type a plausible customer straight into the presenters (for tests about later screens)."""
+    vehicle = flow.vehicle.form
+    for name, value in {
+        "vehicle.plate": "А123ВС77", "vehicle.vin": "XTA21099043456789", "vehicle.make": "KIA", "vehicle.model": "RIO",
+        "vehicle.year": "2018", "vehicle.power": "123", "vehicle.document_number": "7700123456",
+    }.items():  # fmt: skip
+        vehicle.set(name, value)
+    owner = flow.owner.form
+    for name, value in {
+        "owner.last_name": "Петрова", "owner.first_name": "Анна", "owner.birth_date": "02041985",
+        "owner.passport": "4510654321", "owner.address": "Москва, Тверская 7", "owner.phone": "9161112233",
+    }.items():  # fmt: skip
+        owner.set(name, value)
+    flow.owner.pick_region("77")
+    driver = flow.drivers.form
+    flow.drivers.copy_owner(owner)
+    driver.set("driver.licence", licence)
+    driver.set("driver.licence_date", "01062005")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from urllib.parse import urlencode
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -283,7 +284,7 @@ class SaleFlow:
     def check_link(self, policy: str) -> str:
         """The URL the policy's QR code opens (the insurer's public check)."""
         series, _, number = policy.partition(" ")
-        return f"{self.check_url}?series={series}&number={number}"
+        return f"{self.check_url}?{urlencode({'series': series, 'number': number})}"
 
     def outcome_view(self, outcome: SaleOutcome) -> OutcomeView:
         """Which screen shows the outcome and what it says (always what happened to the money)."""

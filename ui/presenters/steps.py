@@ -245,7 +245,7 @@ def _person_specs(prefix: str, optional_contacts: bool) -> list[FieldSpec]:
     if not optional_contacts:
         specs += [
             FieldSpec(
-                f"{prefix}.address", "Адрес регистрации", "ru", lambda t: t, _text("адрес регистрации"),
+                f"{prefix}.address", "Адрес регистрации", "ru", lambda t: t[:1].upper() + t[1:], _text("адрес регистрации"),
                 hint="ул. Ленина, д. 1, кв. 2", max_length=120,
             ),  # fmt: skip
         ]

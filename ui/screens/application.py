@@ -35,7 +35,7 @@ class ApplicationScreen(KioskScreen):
             nav.next_text, nav.show_back, nav.show_cancel = "Готово", False, False
             return
         self.ids.title.text = self.tr("Оформление через офис")
-        self.ids.body.text = self.tr(_OFFER)
+        self.ids.body.text = self.tr(_OFFER) + "\n\n" + self.tr("Выберите офис, куда придёте:")
         self.ids.money.text = self.tr("Деньги не списываются.")
         nav.next_text, nav.show_back, nav.show_cancel = "Подать заявление", True, True
         for index, name in enumerate(self.flow.offices):

@@ -6,6 +6,7 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
 
 from ui.presenters.sale import Consent
 from ui.screens.base import KioskScreen, load_kv
@@ -52,6 +53,7 @@ class ConsentScreen(KioskScreen):
                 card = ConsentCard(consent, self)
                 self._cards[consent.key] = card
                 box.add_widget(card)
+            box.add_widget(Widget())
         for key, card in self._cards.items():
             card.agreed = bool(self.flow.agreed.get(key))
         self.ids.message.text = ""
