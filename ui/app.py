@@ -38,9 +38,7 @@ __all__ = ["KioskApp", "UiContext", "load_rules"]
 log = logging.getLogger("ui.app")
 WIDGETS_KV = str(Path(__file__).resolve().parent / "widgets" / "widgets.kv")
 #: screens in which a customer's data is on screen and the idle watch counts
-IDLE_SCREENS = frozenset(
-    {"vehicle", "owner", "drivers", "period", "quote", "consent", "done", "application", "error"}
-)
+IDLE_SCREENS = frozenset({"vehicle", "owner", "drivers", "period", "quote", "consent", "done", "application", "error"})
 #: screens from which "Назад" goes where
 BACK = {"vehicle": "attract", "owner": "vehicle", "drivers": "owner", "period": "drivers", "quote": "period",
         "consent": "quote"}  # fmt: skip
@@ -186,12 +184,12 @@ class KioskApp(App):  # type: ignore[misc]
         self.go(BACK.get(self.root.current, "attract"))
 
     def start_sale(self) -> None:
-        """"Начать": a new sale with empty forms."""
+        """ "Начать": a new sale with empty forms."""
         self.outcome_view = None
         self.run_task(self.flow.begin, lambda _sale: self.go("vehicle"), "Подождите…")
 
     def cancel_sale(self) -> None:
-        """"Отменить покупку": the sale ends before payment; everything typed is forgotten."""
+        """ "Отменить покупку": the sale ends before payment; everything typed is forgotten."""
         self.run_task(lambda: self.flow.abandon("customer cancelled"), lambda _r: self.finish(), "Отменяем…")
 
     def finish(self) -> None:
@@ -281,7 +279,9 @@ class KioskApp(App):  # type: ignore[misc]
 
         self._start(work, finished, failed)
 
-    def _start(self, work: Callable[[], Any], done: Callable[[Any], None], failed: Callable[[BaseException], None]) -> None:
+    def _start(
+        self, work: Callable[[], Any], done: Callable[[Any], None], failed: Callable[[BaseException], None]
+    ) -> None:
         self._working = True
 
         def target() -> None:
@@ -356,14 +356,14 @@ class KioskApp(App):  # type: ignore[misc]
     # -- keyboard (developer mode) ----------------------------------------------------------------------
     def _key_down(self, _window: Any, key: int, *_args: Any) -> bool:
         self.idle.touch(time.monotonic())
-        screen = self.root.current_screen if self.root is not None else None
+        screen: Any = self.root.current_screen if self.root is not None else None
         if key == 8 and hasattr(screen, "hardware_backspace"):
             screen.hardware_backspace()
             return True
         return False
 
     def _hardware_text(self, _window: Any, text: str) -> None:
-        screen = self.root.current_screen if self.root is not None else None
+        screen: Any = self.root.current_screen if self.root is not None else None
         if hasattr(screen, "type_text"):
             screen.type_text(text)
 

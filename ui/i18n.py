@@ -3,7 +3,8 @@
 Russian is the source language: every text in the code and the ``.kv`` files is the Russian text,
 so the kiosk speaks Russian even with no catalogue at all. ``locale/<lang>/LC_MESSAGES/kiosk.po``
 translates it; the ``.po`` is compiled in memory with Babel at start-up (no ``.mo`` files to build,
-ship or forget to rebuild). ``locale/kiosk.pot`` is the template (``python -m ui.i18n`` regenerates it and merges the .po files).
+ship or forget to rebuild). ``locale/kiosk.pot`` is the template; ``python -m ui.i18n`` regenerates it and merges
+the .po files.
 """
 
 from __future__ import annotations

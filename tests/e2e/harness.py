@@ -20,9 +20,9 @@ from kivy.uix.button import Button
 from kivy.uix.modalview import ModalView
 from sqlalchemy import select
 
+from kiosk.config import UiSection
 from kiosk.journal.db import Journal
 from kiosk.journal.models import OutboxEvent, PaymentAttempt, SaleRecord
-from kiosk.config import UiSection
 from kiosk.tariffs import TariffEngine
 from ui.app import KioskApp, UiContext
 from ui.i18n import Translator
@@ -61,9 +61,11 @@ class Driver:
 
     def wait_screen(self, name: str, timeout: float = 20.0) -> None:
         self.wait(
-            lambda: self.screen_name == name
-            and not self.app._working
-            and all(not isinstance(w, ModalView) for w in Window.children),
+            lambda: (
+                self.screen_name == name
+                and not self.app._working
+                and all(not isinstance(w, ModalView) for w in Window.children)
+            ),
             timeout,
             f"screen {name}",
         )
@@ -121,7 +123,9 @@ class Driver:
             label = " " if ch == " " else ch.upper()
             if ch == " ":
                 layout = keyboard.available_layouts[keyboard.layout]
-                label = next(k[0] for row in layout.values() if isinstance(row, list) for k in row if k[2] == "spacebar")
+                label = next(
+                    k[0] for row in layout.values() if isinstance(row, list) for k in row if k[2] == "spacebar"
+                )
             self.tap_at(*keyboard.key_centre(label))
 
     def fill(self, name: str, text: str) -> None:

@@ -55,7 +55,9 @@ class WaitingTerminal(RecordingTerminal):
         return True
 
 
-def fake_service(tmp: Path, *, terminal: Any = None, printer: Any = None, faults: set[str] | None = None) -> SaleService:
+def fake_service(
+    tmp: Path, *, terminal: Any = None, printer: Any = None, faults: set[str] | None = None
+) -> SaleService:
     """A SaleService on a temp journal with recording devices and the in-process insurer."""
     config = SaleConfig(
         kiosk_id="KIOSK-E2E",

@@ -24,9 +24,7 @@ def kiosk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kiosk]:
     built.close()
 
 
-def test_a_customer_buys_a_policy_by_touch_and_takes_it_with_the_qr(
-    kiosk: Kiosk, drive: Callable[..., Driver]
-) -> None:
+def test_a_customer_buys_a_policy_by_touch_and_takes_it_with_the_qr(kiosk: Kiosk, drive: Callable[..., Driver]) -> None:
     d = drive(kiosk.service, kiosk.journal)
     assert "от" in d.texts() and "руб." in d.texts()
     d.shot("01-attract")
@@ -90,6 +88,9 @@ def test_a_customer_buys_a_policy_by_touch_and_takes_it_with_the_qr(
     assert "Полис ХХХ" in texts and "Оплата прошла." in texts
     (sale,) = d.sales()
     assert sale.state == "completed"
-    assert sale.consent is not None and sale.consent["documents"] == {"personal_data": "PD-2026-01", "policy_terms": "837-П"}
+    assert sale.consent is not None and sale.consent["documents"] == {
+        "personal_data": "PD-2026-01",
+        "policy_terms": "837-П",
+    }
     events = d.events()
     assert events.count("payment.committed") == 1 and "policy.registered" in events and "print.printed" in events

@@ -108,9 +108,7 @@ def test_with_the_insurer_down_the_customer_files_an_application_and_pays_nothin
     assert len(printer.jobs) == 1 and service.terminal.call_names.count("authorise") == 0
 
 
-def test_an_idle_customer_is_asked_then_everything_typed_is_wiped(
-    tmp_path: Path, drive: Callable[..., Driver]
-) -> None:
+def test_an_idle_customer_is_asked_then_everything_typed_is_wiped(tmp_path: Path, drive: Callable[..., Driver]) -> None:
     service = fake_service(tmp_path)
     d = drive(service, service.journal)
     d.tap_button("Начать")

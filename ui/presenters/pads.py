@@ -49,13 +49,15 @@ def digits_pad() -> dict[str, Any]:
 def plate_pad() -> dict[str, Any]:
     """The twelve plate letters and the digits."""
     letters = _chunks(PLATE_LETTERS, 6)
-    return _grid("plate", [_keys(letters[0]) + _keys("123"), _keys(letters[1]) + _keys("456"), [*_keys("7890"), BACKSPACE]])
+    return _grid(
+        "plate", [_keys(letters[0]) + _keys("123"), _keys(letters[1]) + _keys("456"), [*_keys("7890"), BACKSPACE]]
+    )
 
 
 def vin_pad() -> dict[str, Any]:
     """Latin letters without I, O and Q, and the digits."""
     letters = "".join(ch for ch in VIN_ALPHABET if not ch.isdigit())
-    rows = [_keys(DIGITS) + [BACKSPACE]] + [_keys(chunk) for chunk in _chunks(letters, 12)]
+    rows = [[*_keys(DIGITS), BACKSPACE]] + [_keys(chunk) for chunk in _chunks(letters, 12)]
     return _grid("vin", rows)
 
 
@@ -79,9 +81,9 @@ def email_pad() -> dict[str, Any]:
         "email",
         [
             [*_keys("1234567890"), BACKSPACE],
-            _keys("QWERTYUIOP", lower=True) + [["_", "_", "_", 1]],
-            _keys("ASDFGHJKL", lower=True) + [["@", "@", "@", 2]],
-            _keys("ZXCVBNM", lower=True) + [[".", ".", ".", 1], ["-", "-", "-", 1], [".ru", ".ru", ".ru", 2]],
+            [*_keys("QWERTYUIOP", lower=True), ["_", "_", "_", 1]],
+            [*_keys("ASDFGHJKL", lower=True), ["@", "@", "@", 2]],
+            [*_keys("ZXCVBNM", lower=True), [".", ".", ".", 1], ["-", "-", "-", 1], [".ru", ".ru", ".ru", 2]],
         ],
     )
 
@@ -100,7 +102,7 @@ def typed_characters(layout: dict[str, Any]) -> set[str]:
     chars: set[str] = set()
     for key, rows in layout.items():
         if key.startswith(("normal_", "shift_")):
-            for label, text, _code, _width in rows:
+            for _label, text, _code, _width in rows:
                 if text and len(text) == 1:
                     chars.add(text)
     return chars

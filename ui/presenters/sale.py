@@ -7,16 +7,16 @@ calls the kiosk's ``SaleService``. Its service calls block — the view runs ``p
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
+import re
 import uuid
-from urllib.parse import urlencode
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
-
-StatusCallback = Callable[[str], None]
+from urllib.parse import urlencode
 
 from kiosk.sale.model import SaleInput
 from kiosk.sale.service import Preflight, QuoteView, SaleError, SaleOutcome
@@ -25,6 +25,9 @@ from kiosk.tariffs import Tariff, TariffEngine
 from kiosk.validation import FieldError
 from ui.presenters.attract import rubles
 from ui.presenters.steps import DriversStep, OwnerStep, PeriodStep, VehicleStep
+
+#: Called with each text the terminal shows the customer (from the payment worker's thread).
+StatusCallback = Callable[[str], None]
 
 __all__ = [
     "DATA_STEPS",
@@ -70,7 +73,7 @@ class SalePort(Protocol):
 
 def step_of_field(field: str) -> str:
     """Which data step owns a field path from a FieldError (the quote contract's paths included)."""
-    head = field.split(".")[0].split("[")[0]
+    head = field.split(".", maxsplit=1)[0].split("[", maxsplit=1)[0]
     return {
         "vehicle": "vehicle",
         "owner": "owner",
@@ -235,10 +238,8 @@ class SaleFlow:
     def abandon(self, reason: str) -> None:
         """The customer left or cancelled before paying; the sale ends (no money moved)."""
         if self.sale_id is not None:
-            try:
+            with contextlib.suppress(SaleError):
                 self.service.abandon(self.sale_id, reason)
-            except SaleError:
-                pass
 
     def reset(self) -> None:
         """Forget everything the customer entered (idle, done, cancel)."""
@@ -290,20 +291,25 @@ class SaleFlow:
         """Which screen shows the outcome and what it says (always what happened to the money)."""
         state = outcome.state
         if state is SaleState.COMPLETED:
-            return OutcomeView(
-                "done", None, "Полис оформлен", outcome.message, outcome.money, policy=outcome.policy
-            )
+            return OutcomeView("done", None, "Полис оформлен", outcome.message, outcome.money, policy=outcome.policy)
         if state is SaleState.APPLICATION_ISSUED:
             return OutcomeView(
                 "application_done", None, "Заявление принято", outcome.message, outcome.money,
                 application=outcome.application,
             )  # fmt: skip
         if state is SaleState.PAYMENT_DECLINED:
-            return OutcomeView(
-                "error", ErrorKind.DECLINED, "Оплата не прошла", outcome.message, outcome.money, retry=True
-            )
+            # The terminal's result text is the driver's (English) table text; the customer reads Russian.
+            said = outcome.terminal_text or ""
+            message = outcome.message if _CYRILLIC.search(said) else "Банк или терминал не провели оплату."
+            return OutcomeView("error", ErrorKind.DECLINED, "Оплата не прошла", message, outcome.money, retry=True)
         reason = outcome.message.lower()
-        kind = ErrorKind.PRINTER if "напечат" in reason else ErrorKind.SERVER if "страховщик" in reason else ErrorKind.KIOSK
+        kind = (
+            ErrorKind.PRINTER
+            if "напечат" in reason
+            else ErrorKind.SERVER
+            if "страховщик" in reason
+            else ErrorKind.KIOSK
+        )
         titles = {
             ErrorKind.PRINTER: "Полис не напечатан",
             ErrorKind.SERVER: "Страховщик не оформил полис",
@@ -320,9 +326,10 @@ class SaleFlow:
             ErrorKind.SERVER: "Нет связи со страховщиком",
             ErrorKind.KIOSK: "Терминал оплаты не готов",
         }
-        return OutcomeView(
-            "error", kind, titles[kind], preflight.message, "Оплата не проводилась — деньги не списаны."
-        )
+        return OutcomeView("error", kind, titles[kind], preflight.message, "Оплата не проводилась — деньги не списаны.")
+
+
+_CYRILLIC = re.compile("[А-Яа-яЁё]")
 
 
 def _action() -> str:

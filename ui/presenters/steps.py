@@ -113,39 +113,67 @@ class VehicleStep:
         self.form = Form(
             [
                 FieldSpec("vehicle.category", "Категория", choices=CATEGORIES),
-                FieldSpec("vehicle.plate", "Госномер", "plate", partial_plate, normalize_plate, True, "А123ВС77", max_length=9),
+                FieldSpec(
+                    "vehicle.plate", "Госномер", "plate", partial_plate, normalize_plate, True, "А123ВС77", max_length=9
+                ),
                 FieldSpec("vehicle.vin", "VIN", "vin", partial_vin, normalize_vin, True, "17 знаков", max_length=17),
                 FieldSpec(
-                    "vehicle.body_number", "Номер кузова (если нет VIN)", "latin", partial_body_number,
-                    normalize_body_number, True, max_length=20,
-                ),  # fmt: skip
+                    "vehicle.body_number",
+                    "Номер кузова (если нет VIN)",
+                    "latin",
+                    partial_body_number,
+                    normalize_body_number,
+                    True,
+                    max_length=20,
+                ),
                 FieldSpec("vehicle.make", "Марка", "latin", lambda t: t.upper(), _text("марку"), hint="LADA"),
                 FieldSpec("vehicle.model", "Модель", "latin", lambda t: t.upper(), _text("модель"), hint="VESTA"),
                 FieldSpec(
-                    "vehicle.year", "Год выпуска", "digits", lambda t: partial_decimal(t, "", "год", digits=4),
-                    _int_in(1950, year, "год выпуска"), hint=str(year - 5), max_length=4,
-                ),  # fmt: skip
+                    "vehicle.year",
+                    "Год выпуска",
+                    "digits",
+                    lambda t: partial_decimal(t, "", "год", digits=4),
+                    _int_in(1950, year, "год выпуска"),
+                    hint=str(year - 5),
+                    max_length=4,
+                ),
                 FieldSpec(
-                    "vehicle.power", "Мощность", "digits",
-                    lambda t: partial_decimal(t, "", "мощность", digits=4, decimals=1), _positive("мощность"),
-                    hint="110", max_length=6,
-                ),  # fmt: skip
+                    "vehicle.power",
+                    "Мощность",
+                    "digits",
+                    lambda t: partial_decimal(t, "", "мощность", digits=4, decimals=1),
+                    _positive("мощность"),
+                    hint="110",
+                    max_length=6,
+                ),
                 FieldSpec("vehicle.power_unit", "Единица мощности", choices=POWER_UNITS),
                 FieldSpec("vehicle.purpose", "Цель использования", choices=PURPOSES),
                 FieldSpec("vehicle.document_type", "Документ", choices=DOCUMENTS),
                 FieldSpec(
-                    "vehicle.document_number", "Серия и номер документа", "ru",
+                    "vehicle.document_number",
+                    "Серия и номер документа",
+                    "ru",
                     lambda t: " ".join(t.upper().split()) + (" " if t.endswith(" ") else ""),
-                    _document_number, hint="77 00 123456", max_length=20,
-                ),  # fmt: skip
+                    _document_number,
+                    hint="77 00 123456",
+                    max_length=20,
+                ),
                 FieldSpec(
-                    "vehicle.max_mass_kg", "Разрешённая макс. масса, кг (грузовик)", "digits",
-                    lambda t: partial_decimal(t, "", "масса", digits=5), _int_in(1, 99999, "масса"), True,
-                ),  # fmt: skip
+                    "vehicle.max_mass_kg",
+                    "Разрешённая макс. масса, кг (грузовик)",
+                    "digits",
+                    lambda t: partial_decimal(t, "", "масса", digits=5),
+                    _int_in(1, 99999, "масса"),
+                    True,
+                ),
                 FieldSpec(
-                    "vehicle.seats", "Пассажирских мест (автобус)", "digits",
-                    lambda t: partial_decimal(t, "", "число мест", digits=3), _int_in(1, 999, "число мест"), True,
-                ),  # fmt: skip
+                    "vehicle.seats",
+                    "Пассажирских мест (автобус)",
+                    "digits",
+                    lambda t: partial_decimal(t, "", "число мест", digits=3),
+                    _int_in(1, 999, "число мест"),
+                    True,
+                ),
             ]
         )
         self.defaults()
@@ -245,9 +273,14 @@ def _person_specs(prefix: str, optional_contacts: bool) -> list[FieldSpec]:
     if not optional_contacts:
         specs += [
             FieldSpec(
-                f"{prefix}.address", "Адрес регистрации", "ru", lambda t: t[:1].upper() + t[1:], _text("адрес регистрации"),
-                hint="ул. Ленина, д. 1, кв. 2", max_length=120,
-            ),  # fmt: skip
+                f"{prefix}.address",
+                "Адрес регистрации",
+                "ru",
+                lambda t: t[:1].upper() + t[1:],
+                _text("адрес регистрации"),
+                hint="ул. Ленина, д. 1, кв. 2",
+                max_length=120,
+            ),
         ]
     return specs
 
@@ -262,7 +295,9 @@ class OwnerStep:
         owner = _person_specs("owner", False)
         owner += [
             FieldSpec("owner.region", "Регион регистрации", choices=self.regions),
-            FieldSpec("owner.locality", "Населённый пункт", choices=(Choice(OTHER_LOCALITY, "Другой населённый пункт"),)),
+            FieldSpec(
+                "owner.locality", "Населённый пункт", choices=(Choice(OTHER_LOCALITY, "Другой населённый пункт"),)
+            ),
             FieldSpec("owner.phone", "Телефон", "digits", partial_phone, normalize_phone, hint="+7 916 123-45-67"),
             FieldSpec("owner.email", "Эл. почта (необязательно)", "email", partial_email, normalize_email, True),
         ]
@@ -339,9 +374,13 @@ def _driver_form() -> Form:
             FieldSpec("driver.middle_name", "Отчество (если есть)", **_name("отчество", optional=True)),
             FieldSpec("driver.birth_date", "Дата рождения", "digits", partial_birth, birth, hint="ДД.ММ.ГГГГ"),
             FieldSpec(
-                "driver.licence", "Водительское удостоверение", "ru", partial_licence, normalize_licence,
+                "driver.licence",
+                "Водительское удостоверение",
+                "ru",
+                partial_licence,
+                normalize_licence,
                 hint="77 01 123456",
-            ),  # fmt: skip
+            ),
             FieldSpec("driver.licence_date", "Стаж с (дата первого удостоверения)", "digits", partial_since, since),
         ]
     )

@@ -27,9 +27,8 @@ class ApplicationScreen(KioskScreen):
         offices.clear_widgets()
         if view is not None and view.application:
             self.ids.title.text = self.tr("Заявление принято")
-            self.ids.body.text = (
-                f"{self.tr('Номер заявления')}: {view.application}\n\n"
-                + self.tr("Возьмите информационное письмо из лотка принтера и приходите в офис в течение 7 дней.")
+            self.ids.body.text = f"{self.tr('Номер заявления')}: {view.application}\n\n" + self.tr(
+                "Возьмите информационное письмо из лотка принтера и приходите в офис в течение 7 дней."
             )
             self.ids.money.text = self.tr(view.money)
             nav.next_text, nav.show_back, nav.show_cancel = "Готово", False, False

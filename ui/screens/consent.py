@@ -41,7 +41,7 @@ class ConsentCard(BoxLayout):  # type: ignore[misc]
 
 
 class ConsentScreen(KioskScreen):
-    """"К оплате" records the consents, then checks that the kiosk is ready to take money."""
+    """ "К оплате" records the consents, then checks that the kiosk is ready to take money."""
 
     def on_kv_post(self, _base: Any) -> None:
         self._cards: dict[str, ConsentCard] = {}

@@ -18,7 +18,8 @@ class DriversScreen(FormScreen):
     unlimited = BooleanProperty(False)
 
     def form(self) -> Form:
-        return self.flow.drivers.form
+        form: Form = self.flow.drivers.form
+        return form
 
     def visible(self) -> list[str]:
         return [] if self.flow.drivers.unlimited else self.form().names

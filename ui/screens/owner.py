@@ -15,10 +15,12 @@ class OwnerScreen(FormScreen):
     holder_same = BooleanProperty(True)
 
     def form(self) -> Form:
-        return self.flow.owner.form
+        form: Form = self.flow.owner.form
+        return form
 
     def visible(self) -> list[str]:
-        return self.flow.owner.visible
+        names: list[str] = self.flow.owner.visible
+        return names
 
     def refresh(self) -> None:
         self.holder_same = self.flow.owner.holder_is_owner

@@ -15,7 +15,8 @@ class PeriodScreen(FormScreen):
         self.ids.nav.next_text = "Рассчитать"
 
     def form(self) -> Form:
-        return self.flow.period.form
+        form: Form = self.flow.period.form
+        return form
 
     def refresh(self) -> None:
         super().refresh()

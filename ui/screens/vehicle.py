@@ -11,7 +11,8 @@ class VehicleScreen(FormScreen):
     """The first data step."""
 
     def form(self) -> Form:
-        return self.flow.vehicle.form
+        form: Form = self.flow.vehicle.form
+        return form
 
     def next(self) -> None:
         self.clear_message()

@@ -53,7 +53,7 @@ class FieldBox(ButtonBehavior, BoxLayout):  # type: ignore[misc]
 
 
 class StepIndicator(BoxLayout):  # type: ignore[misc]
-    """"1 Автомобиль › 2 Владелец › …" with the current step highlighted."""
+    """ "1 Автомобиль › 2 Владелец › …" with the current step highlighted."""
 
     steps = ListProperty([])
     current = StringProperty("")
@@ -69,7 +69,7 @@ class StepIndicator(BoxLayout):  # type: ignore[misc]
         self.clear_widgets()
         names = [name for name, _ in self.steps]
         at = names.index(self.current) if self.current in names else -1
-        for index, (name, title) in enumerate(self.steps):
+        for index, (_name, title) in enumerate(self.steps):
             state = "now" if index == at else "done" if index < at else "todo"
             self.add_widget(StepLabel(text=f"{index + 1}. {tr(title)}", state=state))
 
@@ -87,7 +87,7 @@ class TopBar(BoxLayout):  # type: ignore[misc]
 
 
 class NavBar(BoxLayout):  # type: ignore[misc]
-    """"Назад" and "Далее" (and "Отменить покупку"), on every step."""
+    """ "Назад" and "Далее" (and "Отменить покупку"), on every step."""
 
     next_text = StringProperty("Далее")
     back_text = StringProperty("Назад")
@@ -138,7 +138,7 @@ class DocumentView(ModalView):  # type: ignore[misc]
 
 
 class BusyOverlay(ModalView):  # type: ignore[misc]
-    """"Подождите…" over the screen while a long call runs in a worker thread."""
+    """ "Подождите…" over the screen while a long call runs in a worker thread."""
 
     text = StringProperty("")
     progress = NumericProperty(0)
@@ -158,7 +158,7 @@ class BusyOverlay(ModalView):  # type: ignore[misc]
 
 
 class StillHere(ModalView):  # type: ignore[misc]
-    """"Вы ещё здесь?" with the seconds left before everything typed is wiped."""
+    """ "Вы ещё здесь?" with the seconds left before everything typed is wiped."""
 
     seconds = NumericProperty(0)
     __events__ = ("on_stay",)
