@@ -135,3 +135,16 @@ def test_idle_never_interrupts_a_payment(tmp_path: Path, drive: Callable[..., Dr
     assert d.screen_name == "payment" and "Вы ещё здесь?" not in d.texts()
     d.tap_button("Отмена")
     d.wait_screen("error")
+
+
+def test_the_customer_switches_to_english_and_back(tmp_path: Path, drive: Callable[..., Driver]) -> None:
+    service = fake_service(tmp_path)
+    d = drive(service, service.journal)
+    d.tap_button("EN")
+    assert d.button("Start") and "from" in d.texts()
+    d.shot("attract-en")
+    d.tap_button("Start")
+    d.wait_screen("vehicle")
+    assert "1. Vehicle" in d.texts() and d.button("Next")
+    d.tap_button("RU")
+    assert d.button("Далее") and "1. Автомобиль" in d.texts()

@@ -12,6 +12,12 @@ __all__ = ["load_consents"]
 _REQUIRED_KEYS = ("personal_data", "policy_terms")
 
 
+def _reflow(text: str) -> str:
+    """Paragraphs as written in the file (blank-line separated) with their line breaks undone."""
+    paragraphs = [" ".join(block.split()) for block in text.strip().split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 def load_consents(path: Path) -> list[Consent]:
     """Documents in screen order; the personal-data consent and the policy terms must be there."""
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -25,7 +31,7 @@ def load_consents(path: Path) -> list[Consent]:
                     key=str(raw["key"]),
                     title=str(raw["title"]),
                     version=str(raw["version"]),
-                    text=str(raw["text"]).strip(),
+                    text=_reflow(str(raw["text"])),
                     required=bool(raw.get("required", True)),
                     agree=str(raw.get("agree", "Согласен(на)")),
                 )
