@@ -261,6 +261,15 @@ def locality_choices(tariff: Tariff, region_code: str) -> tuple[Choice, ...]:
     return (*(Choice(name, name) for name in names), Choice(OTHER_LOCALITY, "Другой населённый пункт"))
 
 
+_NAME_PARTS = ("last_name", "first_name", "middle_name", "birth_date")
+_PERSON = (*_NAME_PARTS, "passport")
+
+
+def _parts(values: dict[str, Any], prefix: str, names: Sequence[str]) -> dict[str, Any]:
+    """``{"last_name": values["owner.last_name"], …}``: a form's values as a model's keyword arguments."""
+    return {name: values[f"{prefix}.{name}"] for name in names}
+
+
 def _person_specs(prefix: str, optional_contacts: bool) -> list[FieldSpec]:
     partial_birth, birth = _date("дата рождения")
     specs = [
@@ -333,30 +342,17 @@ class OwnerStep:
     def people(self) -> tuple[Person, Person | None]:
         """(owner, policyholder or None when the owner concludes the contract)."""
         v = self.form.values(self.visible)
+        contacts = _parts(v, "owner", ("phone", "email"))
         owner = Person(
-            last_name=v["owner.last_name"],
-            first_name=v["owner.first_name"],
-            middle_name=v["owner.middle_name"],
-            birth_date=v["owner.birth_date"],
-            passport=v["owner.passport"],
+            **_parts(v, "owner", _PERSON),
             address=v["owner.address"],
             region_code=v["owner.region"],
             locality=v["owner.locality"],
-            phone=v["owner.phone"],
-            email=v["owner.email"],
+            **contacts,
         )
         if self.holder_is_owner:
             return owner, None
-        holder = Person(
-            last_name=v["holder.last_name"],
-            first_name=v["holder.first_name"],
-            middle_name=v["holder.middle_name"],
-            birth_date=v["holder.birth_date"],
-            passport=v["holder.passport"],
-            phone=owner.phone,
-            email=owner.email,
-        )
-        return owner, holder
+        return owner, Person(**_parts(v, "holder", _PERSON), **contacts)
 
     def wipe(self) -> None:
         """Forget the owner and the policyholder."""
@@ -438,15 +434,7 @@ class DriversStep:
         out = []
         for index, form in enumerate(self.drivers):
             try:
-                v = form.values()
-                entry = DriverEntry(
-                    last_name=v["driver.last_name"],
-                    first_name=v["driver.first_name"],
-                    middle_name=v["driver.middle_name"],
-                    birth_date=v["driver.birth_date"],
-                    licence=v["driver.licence"],
-                    licence_date=v["driver.licence_date"],
-                )
+                entry = DriverEntry(**_parts(form.values(), "driver", (*_NAME_PARTS, "licence", "licence_date")))
                 _check_driver(form, entry, start)
             except FieldError as exc:
                 self.current = index

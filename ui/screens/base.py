@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,16 @@ class FormScreen(KioskScreen):
 
     def clear_message(self) -> None:
         self.ids.message.text = ""
+
+    def advance(self, check: Callable[[], object], target: str) -> None:
+        """ "Далее": the step's check (FieldError → message on screen), then the next screen."""
+        self.clear_message()
+        try:
+            check()
+        except FieldError as exc:
+            self.show_error(exc)
+            return
+        self.app.go(target)
 
     def back(self) -> None:
         self.app.back()

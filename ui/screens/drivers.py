@@ -6,7 +6,6 @@ from typing import Any
 
 from kivy.properties import BooleanProperty
 
-from kiosk.validation import FieldError
 from ui.presenters.form import Form
 from ui.screens.base import FormScreen, load_kv
 from ui.widgets.common import KButton
@@ -72,13 +71,7 @@ class DriversScreen(FormScreen):
         self.refresh_soon()
 
     def next(self) -> None:
-        self.clear_message()
-        try:
-            self.flow.drivers.entries(self.flow.earliest())
-        except FieldError as exc:
-            self.show_error(exc)
-            return
-        self.app.go("period")
+        self.advance(lambda: self.flow.drivers.entries(self.flow.earliest()), "period")
 
 
 load_kv(__file__)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from kivy.properties import BooleanProperty
 
-from kiosk.validation import FieldError
 from ui.presenters.form import Form
 from ui.screens.base import FormScreen, load_kv
 
@@ -38,13 +37,7 @@ class OwnerScreen(FormScreen):
         super().picked(name, value)
 
     def next(self) -> None:
-        self.clear_message()
-        try:
-            self.flow.owner.people()
-        except FieldError as exc:
-            self.show_error(exc)
-            return
-        self.app.go("drivers")
+        self.advance(self.flow.owner.people, "drivers")
 
 
 load_kv(__file__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kiosk.validation import FieldError
 from ui.presenters.form import Form
 from ui.screens.base import FormScreen, load_kv
 
@@ -15,13 +14,7 @@ class VehicleScreen(FormScreen):
         return form
 
     def next(self) -> None:
-        self.clear_message()
-        try:
-            self.flow.vehicle.entry()
-        except FieldError as exc:
-            self.show_error(exc)
-            return
-        self.app.go("owner")
+        self.advance(self.flow.vehicle.entry, "owner")
 
 
 load_kv(__file__)

@@ -130,14 +130,18 @@ def test_consent_records_each_document_with_its_version(flow: SaleFlow, rig: Rig
     assert flow.check_ready().ready
 
 
-def test_a_declined_payment_says_no_money_was_taken_and_allows_another_try(flow: SaleFlow, rig: Rig) -> None:
-    rig.terminal.script_authorisations(Outcome.DECLINED)
+def ready_to_pay(flow: SaleFlow) -> None:
     flow.begin()
     fill(flow)
     flow.price()
     flow.agreed = {"personal_data": True, "policy_terms": True}
     flow.give_consent()
-    flow.check_ready()
+    assert flow.check_ready().ready
+
+
+def test_a_declined_payment_says_no_money_was_taken_and_allows_another_try(flow: SaleFlow, rig: Rig) -> None:
+    rig.terminal.script_authorisations(Outcome.DECLINED)
+    ready_to_pay(flow)
     texts: list[str] = []
     view = flow.pay(texts.append)
     assert view.kind is ErrorKind.DECLINED and view.retry and "не списаны" in view.money
@@ -145,12 +149,7 @@ def test_a_declined_payment_says_no_money_was_taken_and_allows_another_try(flow:
 
 
 def test_a_paid_sale_ends_on_the_done_screen_with_a_check_link(flow: SaleFlow) -> None:
-    flow.begin()
-    fill(flow)
-    flow.price()
-    flow.agreed = {"personal_data": True, "policy_terms": True}
-    flow.give_consent()
-    flow.check_ready()
+    ready_to_pay(flow)
     view = flow.pay(lambda _t: None)
     assert view.screen == "done" and view.policy
     assert flow.check_link(view.policy).startswith("https://check.example/check?series=")
