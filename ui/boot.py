@@ -9,6 +9,7 @@ everything else but opens a normal window.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from kiosk.config import UiSection
@@ -29,6 +30,8 @@ def prepare_environment(kivy_home: Path) -> None:
 
 def configure_kivy(ui: UiSection, *, windowed: bool, kivy_home: Path) -> None:
     """Apply ``[ui]`` (or the windowed developer mode) to Kivy's Config before the window exists."""
+    if "kivy.core.window" in sys.modules:
+        return  # already configured (the window reads these once)
     prepare_environment(kivy_home)
     from kivy.config import Config
 

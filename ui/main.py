@@ -17,7 +17,7 @@ from ui.presenters.attract import lowest_premium
 from ui.presenters.consent import load_consents
 from ui.presenters.sale import SaleFlow
 
-__all__ = ["build_context", "run_ui"]
+__all__ = ["build_context", "prepare", "run_ui"]
 
 log = logging.getLogger("ui.main")
 
@@ -62,6 +62,14 @@ def build_context(
     )
 
 
+def prepare(settings: KioskSettings, *, windowed: bool) -> None:
+    """Configure and load Kivy and every screen's rules (safe to call before the devices are up)."""
+    configure_kivy(settings.ui, windowed=windowed, kivy_home=settings.data_dir / "kivy")
+    from ui.app import load_rules
+
+    load_rules()
+
+
 def run_ui(
     kiosk: Kiosk,
     settings: KioskSettings,
@@ -71,8 +79,8 @@ def run_ui(
     watchdog: Watchdog | None = None,
     listeners: list[Callable[[Any], None]] | None = None,
 ) -> int:
-    """Configure Kivy (kiosk or windowed mode), build the app and run it until the window closes."""
-    configure_kivy(settings.ui, windowed=windowed, kivy_home=settings.data_dir / "kivy")
+    """Build the app and run it until the window closes (``prepare`` first, or it is done here)."""
+    prepare(settings, windowed=windowed)
     from ui.app import KioskApp
 
     app = KioskApp(build_context(kiosk, settings, service_mode=service_mode, watchdog=watchdog))

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kiosk.cli import Commands
 
 if TYPE_CHECKING:
+    from kiosk.bootstrap import Kiosk
     from kiosk.service_access import AccessState
 
 log = logging.getLogger("kiosk.run")
@@ -41,7 +43,26 @@ def handle_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     watchdog = Watchdog()
     watchdog.notifier.status("starting devices")
-    kiosk = build_kiosk(settings, terminal_url=args.terminal_url, printer_url=args.printer_url)
+    ui = importlib.import_module("ui.main")
+    # The devices (a simulator process, the journal's migrations) start in a thread while this thread
+    # loads Kivy: the two overlap, which is most of the cold start.
+    started: list[Kiosk] = []
+    failed: list[BaseException] = []
+
+    def start_devices() -> None:
+        try:
+            kiosk = build_kiosk(settings, terminal_url=args.terminal_url, printer_url=args.printer_url)
+            started.append(kiosk)
+            for item in recover(kiosk.service):
+                log.warning("recovered sale %s: %s -> %s (%s)", item.sale_id[:8], item.before, item.after, item.note)
+            purge_personal_data(kiosk.journal, now=kiosk.service.clock(), retention_days=settings.sale.retention_days)
+        except BaseException as exc:  # re-raised in the main thread
+            failed.append(exc)
+
+    devices = threading.Thread(target=start_devices, name="start-devices")
+    devices.start()
+    ui.prepare(settings, windowed=args.windowed)
+    devices.join()
     mode = None
     # The card reader's thread reports here; the UI subscribes once its app exists.
     listeners: list[Callable[[AccessState], None]] = []
@@ -51,16 +72,15 @@ def handle_run(args: argparse.Namespace) -> int:
             listener(state)
 
     try:
-        for item in recover(kiosk.service):
-            log.warning("recovered sale %s: %s -> %s (%s)", item.sale_id[:8], item.before, item.after, item.note)
-        purge_personal_data(kiosk.journal, now=kiosk.service.clock(), retention_days=settings.sale.retention_days)
+        if failed:
+            raise failed[0]
+        kiosk = started[0]
         try:
             mode = service_mode(settings, on_change=relay)
             mode.start()
         except Exception as exc:  # the kiosk sells without technician mode; diagnostics say why
             log.warning("technician mode unavailable: %s", exc)
             mode = None
-        ui = importlib.import_module("ui.main")
         code: int = ui.run_ui(
             kiosk, settings, windowed=args.windowed, service_mode=mode, watchdog=watchdog, listeners=listeners
         )
@@ -69,4 +89,5 @@ def handle_run(args: argparse.Namespace) -> int:
         if mode is not None:
             mode.stop()
         watchdog.notifier.close()
-        kiosk.close()
+        for kiosk in started:
+            kiosk.close()
