@@ -101,11 +101,22 @@ class KioskApp(App):  # type: ignore[misc]
         load_rules()
         from ui.widgets.keyboard import KioskKeyboard  # noqa: F401
 
+        # Only the attract screen before the first frame (it is what "ready" promises); the others are
+        # built right after, or on first use if a customer is quicker.
         manager = ScreenManager(transition=NoTransition())
-        for name in SCREENS:
-            manager.add_widget(_screen_class(name)(name=name))
+        manager.add_widget(_screen_class("attract")(name="attract"))
         manager.current = "attract"
         return manager
+
+    def screen(self, name: str) -> Any:
+        """The screen called ``name``, built on first use."""
+        if not self.root.has_screen(name):
+            self.root.add_widget(_screen_class(name)(name=name))
+        return self.root.get_screen(name)
+
+    def _build_screens(self, _dt: float) -> None:
+        for name in SCREENS:
+            self.screen(name)
 
     def on_start(self) -> None:
         Window.bind(
@@ -118,10 +129,15 @@ class KioskApp(App):  # type: ignore[misc]
         watchdog = self.context.watchdog
         if watchdog is not None and watchdog.interval:
             self._events.append(Clock.schedule_interval(self._watchdog_tick, watchdog.interval))
-        # The attract screen is on the first frame drawn: announce readiness after it.
+        # Readiness is announced once the first frame (the attract screen) has reached the display.
+        Window.bind(on_flip=self._first_frame)
+
+    def _first_frame(self, *_args: Any) -> None:
+        Window.unbind(on_flip=self._first_frame)
         Clock.schedule_once(self._announce_ready, 0)
 
     def _announce_ready(self, _dt: float) -> None:
+        Clock.schedule_once(self._build_screens, 0)
         self.ready = True
         log.info("ready: attract screen shown")
         if self.context.watchdog is not None:
@@ -172,6 +188,7 @@ class KioskApp(App):  # type: ignore[misc]
         """Show a screen; the idle watch counts only where a customer's data is on screen."""
         if self.root.current == name:
             self.root.current_screen.refresh_soon()
+        self.screen(name)
         self.root.current = name
         if name in IDLE_SCREENS:
             if not self.idle.armed:
@@ -228,7 +245,7 @@ class KioskApp(App):  # type: ignore[misc]
 
     def pay(self) -> None:
         """The payment screen, with the payment itself in a worker (idle suspended)."""
-        payment = self.root.get_screen("payment")
+        payment = self.screen("payment")
         self.outcome_view = None
         self.go("payment")
         payment.begin()
@@ -236,13 +253,13 @@ class KioskApp(App):  # type: ignore[misc]
         self._start(lambda: self.flow.pay(payment.terminal_text), self._paid, self._pay_failed)
 
     def _paid(self, view: OutcomeView) -> None:
-        self.root.get_screen("payment").end()
+        self.screen("payment").end()
         self.idle.resume("payment", time.monotonic())
         self.outcome_view = view
         self.go("application" if view.screen == "application_done" else view.screen)
 
     def _pay_failed(self, exc: BaseException) -> None:
-        self.root.get_screen("payment").end()
+        self.screen("payment").end()
         self.idle.resume("payment", time.monotonic())
         self._failed(exc)
 
@@ -308,7 +325,7 @@ class KioskApp(App):  # type: ignore[misc]
         if isinstance(exc, FieldError):
             step = step_of_field(exc.field)
             self.go(step)
-            self.root.get_screen(step).show_error(exc)
+            self.screen(step).show_error(exc)
             return
         if isinstance(exc, SaleError):
             message = exc.message

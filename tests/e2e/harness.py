@@ -178,7 +178,9 @@ class Driver:
             return list(session.scalars(select(OutboxEvent.kind).order_by(OutboxEvent.id)).all())
 
 
-def start_app(service: Any, journal: Journal, shots: Path, ui: UiSection | None = None, **flow_kw: Any) -> Driver:
+def start_app(
+    service: Any, journal: Journal, shots: Path, ui: UiSection | None = None, service_mode: Any = None, **flow_kw: Any
+) -> Driver:
     """A KioskApp on ``service``, shown in the session's window (pattern A of the kiosk report)."""
     settings = ui or UiSection()
     today = flow_kw.pop("today", None) or (lambda: dt.datetime.now(ZoneInfo("Europe/Moscow")).date())
@@ -196,6 +198,7 @@ def start_app(service: Any, journal: Journal, shots: Path, ui: UiSection | None 
         settings=settings,
         lowest_premium=lowest_premium(engine, flow.earliest()),
         translator=Translator(settings.languages, settings.language),
+        service_mode=service_mode,
     )
     EventLoop.ensure_window()
     Window.size = (1280, 800)

@@ -209,3 +209,13 @@ def test_consent_documents_must_include_the_separate_personal_data_consent(tmp_p
     path.write_text('schema = 1\n[[documents]]\nkey = "policy_terms"\ntitle = "t"\nversion = "1"\ntext = "x"\n')
     with pytest.raises(ValueError, match="personal_data"):
         load_consents(path)
+
+
+def test_a_policy_the_insurer_would_not_register_is_a_server_error_with_the_payment_reversed(
+    flow: SaleFlow, rig: Rig
+) -> None:
+    ready_to_pay(flow)
+    rig.insurer.faults.add("register")
+    view = flow.pay(lambda _t: None)
+    assert view.screen == "error" and view.kind is ErrorKind.SERVER and not view.retry
+    assert "деньги не списаны" in view.money
