@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,9 @@ def handle_run(args: argparse.Namespace) -> int:
     started: list[Kiosk] = []
     failed: list[BaseException] = []
 
+    began = time.monotonic()
+    timings: dict[str, float] = {}
+
     def start_devices() -> None:
         try:
             kiosk = build_kiosk(settings, terminal_url=args.terminal_url, printer_url=args.printer_url)
@@ -56,13 +60,16 @@ def handle_run(args: argparse.Namespace) -> int:
             for item in recover(kiosk.service):
                 log.warning("recovered sale %s: %s -> %s (%s)", item.sale_id[:8], item.before, item.after, item.note)
             purge_personal_data(kiosk.journal, now=kiosk.service.clock(), retention_days=settings.sale.retention_days)
+            timings["devices"] = time.monotonic() - began
         except BaseException as exc:  # re-raised in the main thread
             failed.append(exc)
 
     devices = threading.Thread(target=start_devices, name="start-devices")
     devices.start()
     ui.prepare(settings, windowed=args.windowed)
+    timings["kivy"] = time.monotonic() - began
     devices.join()
+    log.info("started: devices and journal %.2f s, Kivy %.2f s", timings.get("devices", -1), timings["kivy"])
     mode = None
     # The card reader's thread reports here; the UI subscribes once its app exists.
     listeners: list[Callable[[AccessState], None]] = []
