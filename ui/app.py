@@ -198,7 +198,11 @@ class KioskApp(App):  # type: ignore[misc]
         self._dismiss_still_here()
 
     def back(self) -> None:
-        self.go(BACK.get(self.root.current, "attract"))
+        target = BACK.get(self.root.current, "attract")
+        if target == "attract":
+            self.cancel_sale()  # back from the first step ends the sale: nothing typed may stay
+            return
+        self.go(target)
 
     def start_sale(self) -> None:
         """ "Начать": a new sale with empty forms."""
@@ -216,6 +220,9 @@ class KioskApp(App):  # type: ignore[misc]
             self.flow.abandon("customer left")
         self.flow.reset()
         self.outcome_view = None
+        if self.translator.language != self.translator.default:
+            self.translator.set(self.translator.default)  # the next customer is greeted in the default
+            self._update_language_labels()
         self.go("attract")
 
     # -- the sale's long calls ----------------------------------------------------------------------

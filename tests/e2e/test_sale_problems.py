@@ -184,3 +184,18 @@ def test_a_long_press_in_the_corner_opens_technician_mode_only_when_service_mode
     d.tap_button("Выйти из режима техника")
     d.wait_screen("attract")
     assert mode.logged_out and not d.app.idle.suspended
+
+
+def test_back_from_the_first_step_ends_the_sale_and_the_next_customer_gets_russian(
+    tmp_path: Path, drive: Callable[..., Driver]
+) -> None:
+    service = fake_service(tmp_path)
+    d = drive(service, service.journal)
+    d.tap_button("EN")
+    d.tap_button("Start")
+    d.wait_screen("vehicle")
+    d.fill("vehicle.plate", "А123ВС77")
+    d.tap_button("Back")
+    d.wait_screen("attract")
+    assert d.app.flow.vehicle.form["vehicle.plate"].text == "" and d.sales()[0].state == "abandoned"
+    assert d.button("Начать")
