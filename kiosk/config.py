@@ -172,6 +172,46 @@ class ServerSection(_Section):
         return value
 
 
+class UiSection(_Section):
+    """The touchscreen: kiosk mode, timings, language (``osago-kiosk run --windowed`` overrides the mode)."""
+
+    #: fullscreen on the kiosk's panel; the window size below is for the windowed developer mode
+    fullscreen: bool = True
+    borderless: bool = True
+    show_cursor: bool = False
+    #: ESC and the window's close button do nothing (SIGTERM from systemd still stops the kiosk)
+    exit_on_escape: bool = False
+    #: a right click leaves Kivy's red multitouch dot unless this is off
+    multitouch_emulation: bool = False
+    width: int = Field(default=1280, ge=640, le=7680)
+    height: int = Field(default=800, ge=480, le=4320)
+    #: quiet seconds before "Вы ещё здесь?", then seconds of its countdown before everything is wiped
+    idle_seconds: float = Field(default=90, ge=5, le=3600)
+    idle_warning_seconds: float = Field(default=20, ge=3, le=300)
+    #: seconds the payment screen waits for the card before it asks the terminal to abort
+    payment_seconds: int = Field(default=120, ge=20, le=600)
+    #: the language the kiosk greets in, and the ones a customer may switch to
+    language: str = "ru"
+    languages: tuple[str, ...] = ("ru", "en")
+    #: consent documents (texts and versions), relative to this file's directory
+    consents: Path = Path("consents.toml")
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - {"ru", "en"})
+        if unknown or not value:
+            raise ValueError(f"languages: ru and en are available, not {', '.join(unknown) or 'none'}")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in ("ru", "en"):
+            raise ValueError(f"language: ru or en, not {value!r}")
+        return value
+
+
 class KioskSettings(BaseSettings):
     """The whole kiosk configuration."""
 
@@ -187,6 +227,7 @@ class KioskSettings(BaseSettings):
     sale: SaleSection = SaleSection()
     privacy: PrivacySection = PrivacySection()
     server: ServerSection = ServerSection()
+    ui: UiSection = UiSection()
     #: the file this configuration was read from (relative paths are resolved against its directory)
     source: Path = DEFAULT_CONFIG
 

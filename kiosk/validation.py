@@ -26,6 +26,17 @@ __all__ = [
     "normalize_vin",
     "parse_decimal",
     "parse_iso_date",
+    "parse_ru_date",
+    "partial_body_number",
+    "partial_decimal",
+    "partial_email",
+    "partial_licence",
+    "partial_name",
+    "partial_passport",
+    "partial_phone",
+    "partial_plate",
+    "partial_ru_date",
+    "partial_vin",
 ]
 
 
@@ -173,3 +184,152 @@ def normalize_name(value: object, field: str, what: str = "фамилию") -> s
         raise FieldError(f"{what.capitalize()}: русскими буквами", field)
     # Each part of a double name starts with a capital: "иванов-петров" → "Иванов-Петров".
     return re.sub(r"(^|[ '\-])(\w)", lambda m: m.group(1) + m.group(2).upper(), name)
+
+
+# --------------------------------------------------------------------------------------------------
+# As the customer types. Each ``partial_*`` takes what is in the field so far and returns it in
+# canonical form (upper case, Cyrillic plate letters, dots in a date) while a valid value can still be
+# reached by typing more; otherwise it raises the same kind of FieldError the full validator would.
+# The screen shows the message at once, next to the field; the full validator decides on "Далее".
+
+_PLATE_SHAPES = ("LDDDLLDDD", "DDDDLLDDD", "LLDDDDDD", "LLDDDDDDD")  # car, motorcycle, taxi, trailer
+
+
+def _shape_prefix(text: str, shape: str, classes: dict[str, str]) -> bool:
+    return len(text) <= len(shape) and all(ch in classes[kind] for ch, kind in zip(text, shape, strict=False))
+
+
+def _typed(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise FieldError("Неверное значение", field)
+    return value
+
+
+def partial_plate(value: object, field: str = "vehicle.plate") -> str:
+    """A plate being typed: a prefix of one of the Russian plate shapes (letters from ``PLATE_LETTERS``)."""
+    plate = "".join(_typed(value, field).split()).upper().replace("-", "").translate(_LATIN_LOOKALIKES)
+    classes = {"L": PLATE_LETTERS, "D": "0123456789"}
+    if not any(_shape_prefix(plate, shape, classes) for shape in _PLATE_SHAPES):
+        bad = next((ch for ch in plate if ch not in PLATE_LETTERS and not ch.isdigit()), None)
+        if bad is not None:
+            raise FieldError(f"Госномер: буква «{bad}» не используется; допустимы {' '.join(PLATE_LETTERS)}", field)
+        raise FieldError("Госномер: например А123ВС77", field)
+    return plate
+
+
+def partial_vin(value: object, field: str = "vehicle.vin") -> str:
+    """A VIN being typed: at most 17 characters of ``VIN_ALPHABET``."""
+    vin = "".join(_typed(value, field).split()).upper()
+    if any(ch not in VIN_ALPHABET for ch in vin):
+        raise FieldError("VIN: только латинские буквы и цифры, без I, O и Q", field)
+    if len(vin) > 17:
+        raise FieldError(f"VIN состоит из 17 знаков, введено {len(vin)}", field)
+    return vin
+
+
+def partial_body_number(value: object, field: str = "vehicle.body_number") -> str:
+    """A body number being typed: letters and digits, at most 20."""
+    number = "".join(_typed(value, field).split()).upper().replace("-", "")
+    if len(number) > 20 or (number and not number.isalnum()):
+        raise FieldError("Номер кузова: от 4 до 20 букв и цифр", field)
+    return number
+
+
+def partial_passport(value: object, field: str = "owner.passport") -> str:
+    """A passport being typed: up to 10 digits, shown as ``4510 123456``."""
+    digits = "".join(_typed(value, field).split()).replace("№", "")
+    if not digits.isascii() or (digits and not digits.isdigit()) or len(digits) > 10:
+        raise FieldError("Паспорт: 4 цифры серии и 6 цифр номера", field)
+    return digits if len(digits) <= 4 else f"{digits[:4]} {digits[4:]}"
+
+
+def partial_licence(value: object, field: str = "drivers.licence") -> str:
+    """A driving licence being typed: ``77 01 123456`` or ``77 АВ 123456``."""
+    text = "".join(_typed(value, field).split()).upper().replace("№", "")
+    classes = {"D": "0123456789", "L": "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ"}
+    if not (_shape_prefix(text, "DDDDDDDDDD", classes) or _shape_prefix(text, "DDLLDDDDDD", classes)):
+        raise FieldError("Водительское удостоверение: серия из 4 знаков и номер из 6 цифр", field)
+    return " ".join(part for part in (text[:2], text[2:4], text[4:]) if part)
+
+
+def partial_phone(value: object, field: str = "owner.phone") -> str:
+    """A phone number being typed: digits after +7 (a leading 7 or 8 is the country prefix)."""
+    digits = re.sub(r"[\s()\-]", "", _typed(value, field))
+    plus = digits.startswith("+")
+    digits = digits[1:] if plus else digits
+    if (digits and not (digits.isascii() and digits.isdigit())) or (plus and digits[:1] not in ("", "7")):
+        raise FieldError("Телефон: +7 и 10 цифр", field)
+    limit = 11 if plus or (len(digits) == 11 and digits[0] in "78") else 10
+    if len(digits) > limit:
+        raise FieldError("Телефон: +7 и 10 цифр", field)
+    return digits[1:] if len(digits) == 11 else digits
+
+
+def partial_email(value: object, field: str = "owner.email") -> str:
+    """An e-mail being typed: printable Latin text without spaces and at most one @."""
+    text = _typed(value, field).strip()
+    if any(ch.isspace() for ch in text) or text.count("@") > 1 or len(text) > 254:
+        raise FieldError("Электронная почта: например name@example.ru", field)
+    if not (text.isascii() and text.isprintable()):
+        raise FieldError("Электронная почта: латинскими буквами", field)
+    return text.lower()
+
+
+_PARTIAL_NAME = re.compile(r"[А-ЯЁа-яё]+(?:[ '\-][А-ЯЁа-яё]+)*[ '\-]?")
+
+
+def partial_name(value: object, field: str, what: str = "фамилию") -> str:
+    """A name being typed: Cyrillic letters, single hyphens/spaces/apostrophes between them."""
+    text = _typed(value, field).lstrip()
+    if len(text) > 60 or (text and not _PARTIAL_NAME.fullmatch(text)):
+        raise FieldError(f"{what.capitalize()}: русскими буквами", field)
+    return re.sub(r"(^|[ '\-])(\w)", lambda m: m.group(1) + m.group(2).upper(), text)
+
+
+def parse_ru_date(value: object, field: str, what: str = "дата") -> dt.date:
+    """A date as written in Russia, ``ДД.ММ.ГГГГ`` (the digits alone are accepted too)."""
+    digits = "".join(ch for ch in value if ch != ".") if isinstance(value, str) else ""
+    if not (len(digits) == 8 and digits.isascii() and digits.isdigit()):
+        raise FieldError(f"{what.capitalize()}: укажите дату в виде ДД.ММ.ГГГГ", field)
+    try:
+        return dt.date(int(digits[4:]), int(digits[2:4]), int(digits[:2]))
+    except ValueError:
+        raise FieldError(f"{what.capitalize()}: такой даты не существует", field) from None
+
+
+def partial_ru_date(value: object, field: str, what: str = "дата") -> str:
+    """A date being typed on a digit pad: shown as ``ДД.ММ.ГГГГ`` with the dots put in."""
+    text = _typed(value, field).strip()
+    digits = text.replace(".", "")
+    if len(digits) > 8 or (digits and not (digits.isascii() and digits.isdigit())):
+        raise FieldError(f"{what.capitalize()}: укажите дату в виде ДД.ММ.ГГГГ", field)
+    day, month, year = digits[:2], digits[2:4], digits[4:]
+    if (day and day[0] > "3") or (len(day) == 2 and not 1 <= int(day) <= 31):
+        raise FieldError(f"{what.capitalize()}: день от 01 до 31", field)
+    if (month and month[0] > "1") or (len(month) == 2 and not 1 <= int(month) <= 12):
+        raise FieldError(f"{what.capitalize()}: месяц от 01 до 12", field)
+    if (year and year[0] not in "12") or (len(year) >= 2 and year[:2] not in ("19", "20")):
+        raise FieldError(f"{what.capitalize()}: год в виде ГГГГ, например 1985", field)
+    if len(digits) == 8:
+        parse_ru_date(digits, field, what)
+    return ".".join(part for part in (day, month, year) if part)
+
+
+def partial_decimal(value: object, field: str, what: str = "значение", *, digits: int = 4, decimals: int = 0) -> str:
+    """A number being typed: up to ``digits`` whole digits and ``decimals`` after a comma."""
+    text = _typed(value, field).strip().replace(".", ",")
+    whole, comma, fraction = text.partition(",")
+    ok = (
+        whole.isascii()
+        and fraction.isascii()
+        and (whole == "" or whole.isdigit())
+        and (fraction == "" or fraction.isdigit())
+        and len(whole) <= digits
+        and len(fraction) <= decimals
+        and (not comma or (decimals > 0 and whole != ""))
+        and not (len(whole) > 1 and whole[0] == "0")
+    )
+    if not ok:
+        places = f" и до {decimals} знаков после запятой" if decimals else ""
+        raise FieldError(f"{what.capitalize()}: до {digits} цифр{places}", field)
+    return text

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.cli.printer",
     "kiosk.cli.service_card",
     "kiosk.cli.sync",
+    "kiosk.cli.run",
 )
 
 

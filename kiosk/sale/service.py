@@ -340,7 +340,7 @@ class SaleService:
         problems: list[tuple[str, str]] = []
         printer_status = self.printer.status()
         if not printer_status.ready:
-            problems.append(("printer", "Принтер не готов: " + printer_status.summary()))
+            problems.append(("printer", printer_status.summary()))  # "Принтер не готов: нет бумаги; …"
         terminal_status = self.terminal.status()
         if not terminal_status.ready:
             problems.append(("terminal", "Терминал оплаты не готов: " + terminal_status.reason))

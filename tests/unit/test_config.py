@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import DEFAULT_CONFIG, ConfigError, load_settings
+from kiosk.config import DEFAULT_CONFIG, ConfigError, UiSection, load_settings
 
 
 def test_shipped_config_resolves_paths_against_its_own_directory() -> None:
@@ -96,3 +96,15 @@ def test_a_card_listed_twice_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="listed twice"):
         load_settings(config)
+
+
+def test_the_shipped_config_runs_the_touchscreen_in_kiosk_mode_in_russian() -> None:
+    ui = load_settings().ui
+    assert ui.fullscreen and ui.borderless and not ui.show_cursor and not ui.exit_on_escape
+    assert not ui.multitouch_emulation and ui.language == "ru" and "en" in ui.languages
+    assert ui.idle_seconds > ui.idle_warning_seconds > 0
+
+
+def test_an_unknown_touchscreen_language_is_refused() -> None:
+    with pytest.raises(ValueError, match="ru or en"):
+        UiSection(language="de")

@@ -1,0 +1,100 @@
+"""``osago-kiosk run``: the kiosk with its touchscreen on the configured devices.
+
+The UI lives in the ``ui`` package, which the kiosk core must not import (layering): it is loaded
+here, inside the handler, by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kiosk.cli import Commands
+
+if TYPE_CHECKING:
+    from kiosk.bootstrap import Kiosk
+    from kiosk.service_access import AccessState
+
+log = logging.getLogger("kiosk.run")
+
+
+def register(cli: Commands) -> None:
+    """Add the `run` command."""
+    run = cli.command("run", "запустить киоск с сенсорным экраном (по умолчанию — на симуляторах)", handle_run)
+    run.add_argument("--windowed", action="store_true", help="developer mode: a normal window, cursor, ESC quits")
+    run.add_argument("--terminal-url", help="terminal URL (default: config)")
+    run.add_argument("--printer-url", help="printer URL (default: config)")
+
+
+def handle_run(args: argparse.Namespace) -> int:
+    """Build the kiosk, recover unfinished sales, purge old personal data, then run the touchscreen."""
+    from kiosk.bootstrap import build_kiosk, service_mode
+    from kiosk.config import load_settings
+    from kiosk.sale.recovery import recover
+    from kiosk.sale.retention import purge_personal_data
+    from kiosk.sdnotify import Watchdog
+
+    for name in ("ui", "kiosk.run"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    settings = load_settings(args.config)
+    watchdog = Watchdog()
+    watchdog.notifier.status("starting devices")
+    ui = importlib.import_module("ui.main")
+    # The devices (a simulator process, the journal's migrations) start in a thread while this thread
+    # loads Kivy: the two overlap, which is most of the cold start.
+    started: list[Kiosk] = []
+    failed: list[BaseException] = []
+
+    began = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def start_devices() -> None:
+        try:
+            kiosk = build_kiosk(settings, terminal_url=args.terminal_url, printer_url=args.printer_url)
+            started.append(kiosk)
+            for item in recover(kiosk.service):
+                log.warning("recovered sale %s: %s -> %s (%s)", item.sale_id[:8], item.before, item.after, item.note)
+            purge_personal_data(kiosk.journal, now=kiosk.service.clock(), retention_days=settings.sale.retention_days)
+            timings["devices"] = time.monotonic() - began
+        except BaseException as exc:  # re-raised in the main thread
+            failed.append(exc)
+
+    devices = threading.Thread(target=start_devices, name="start-devices")
+    devices.start()
+    ui.prepare(settings, windowed=args.windowed)
+    timings["kivy"] = time.monotonic() - began
+    devices.join()
+    log.info("started: devices and journal %.2f s, Kivy %.2f s", timings.get("devices", -1), timings["kivy"])
+    mode = None
+    # The card reader's thread reports here; the UI subscribes once its app exists.
+    listeners: list[Callable[[AccessState], None]] = []
+
+    def relay(state: AccessState) -> None:
+        for listener in listeners:
+            listener(state)
+
+    try:
+        if failed:
+            raise failed[0]
+        kiosk = started[0]
+        try:
+            mode = service_mode(settings, on_change=relay)
+            mode.start()
+        except Exception as exc:  # the kiosk sells without technician mode; diagnostics say why
+            log.warning("technician mode unavailable: %s", exc)
+            mode = None
+        code: int = ui.run_ui(
+            kiosk, settings, windowed=args.windowed, service_mode=mode, watchdog=watchdog, listeners=listeners
+        )
+        return code
+    finally:
+        if mode is not None:
+            mode.stop()
+        watchdog.notifier.close()
+        for kiosk in started:
+            kiosk.close()
