@@ -26,11 +26,11 @@ from drivers.printer import PrintResult, ReceiptPrinter
 from kiosk import outbox
 from kiosk.documents.slip import slip_document
 from kiosk.documents.testpage import TestPageData, testpage_document
-from kiosk.documents.text import rub
 from kiosk.insurer import InsurerGateway
 from kiosk.journal.db import Journal
 from kiosk.journal.models import JournalEntry, OutboxEvent, PaymentAttempt, SaleRecord
 from kiosk.logs import tail
+from kiosk.money import rub
 from kiosk.sale.report import sale_rows
 from kiosk.sale.states import MONEY_AT_RISK, SaleState
 from kiosk.tariffs import TariffEngine

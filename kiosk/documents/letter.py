@@ -14,7 +14,8 @@ from typing import Any
 
 from drivers.printer.layout import QR, Align, Block, Cut, Document, Feed, KeyValue, Text, Title
 from kiosk.documents.common import InsurerInfo, bullets, section
-from kiosk.documents.text import date_ru, load_template, local, rub
+from kiosk.documents.text import date_ru, load_template, local
+from kiosk.money import rub
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,8 @@ from drivers.printer.layout import (
     Title,
 )
 from kiosk.documents.common import InsurerInfo, section
-from kiosk.documents.text import date_ru, end_moment_ru, load_template, local, moment_ru, rub
+from kiosk.documents.text import date_ru, end_moment_ru, load_template, local, moment_ru
+from kiosk.money import rub
 
 SERIES = re.compile(r"^[А-ЯЁ]{3}$")
 NUMBER = re.compile(r"^\d{10}$")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,26 +19,6 @@ from drivers.printer.layout import NBSP
 
 KIOSK_TZ = ZoneInfo("Europe/Moscow")
 CENTS = Decimal("0.01")
-
-
-def rub(amount: Decimal) -> str:
-    """``Decimal("1234.5")`` → ``"1 234,50 руб."`` (rounded half up to kopecks, no-break spaces)."""
-    if not isinstance(amount, Decimal):
-        raise TypeError(f"money must be Decimal, not {type(amount).__name__}")
-    if not amount.is_finite():
-        raise ValueError(f"money must be finite, not {amount}")
-    value = amount.quantize(CENTS, rounding=ROUND_HALF_UP)
-    sign = "-" if value < 0 else ""
-    rubles, kopecks = f"{abs(value):.2f}".split(".")
-    groups = f"{int(rubles):,}".replace(",", NBSP)
-    return f"{sign}{groups},{kopecks}{NBSP}руб."
-
-
-def decimal_ru(value: Decimal) -> str:
-    """A coefficient the Russian way: ``Decimal("1.80")`` → ``"1,80"`` (as given, no rounding)."""
-    if not isinstance(value, Decimal):
-        raise TypeError(f"coefficients must be Decimal, not {type(value).__name__}")
-    return f"{value:f}".replace(".", ",")
 
 
 def date_ru(value: date) -> str:

@@ -12,7 +12,7 @@ from kiosk.documents.common import InsurerInfo
 from kiosk.documents.letter import LetterPrintData, OfficeInfo, letter_document
 from kiosk.documents.memo import MemoPrintData, memo_document
 from kiosk.documents.policy import DriverPrint, PolicyPrintData, VehiclePrint, policy_document
-from kiosk.documents.text import decimal_ru, rub
+from kiosk.money import ru_number, rub
 from kiosk.sale.model import SaleInput
 from kiosk.tariffs import FACTOR_CODES
 from kiosk.tariffs.contract import PURPOSES
@@ -72,7 +72,7 @@ class Paper:
             if code not in applied:
                 continue
             value = Decimal(coefficients[code])
-            lines.append((_FACTOR_LABELS[code], rub(value) if code == "TB" else decimal_ru(value)))
+            lines.append((_FACTOR_LABELS[code], rub(value) if code == "TB" else ru_number(value)))
         return tuple(lines)
 
     def policy(

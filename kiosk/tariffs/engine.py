@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation
 
+from kiosk.money import ru_number, rub
 from kiosk.tariffs.base_rates import BaseRates
 from kiosk.tariffs.loader import TariffBook, locality_key
 from kiosk.tariffs.model import TARIFF_CATEGORIES, Formula, Row, Tariff
@@ -104,12 +105,13 @@ class Factor:
     driver: int | None = None
 
     def describe(self) -> str:
-        """A line for the customer, e.g. ``КТ 1.8 — Москва, прочие населённые пункты``."""
+        """A line for the customer, e.g. ``КТ (территория): 1,8 — Москва, прочие населённые пункты``."""
         name = _FACTOR_NAMES[self.code]
         if not self.applied:
             return f"{name}: не применяется"
         who = f" (водитель {self.driver + 1})" if self.driver is not None else ""
-        return f"{name}: {self.value} — {self.row.label}{who}"
+        value = rub(self.value) if self.code == "TB" else ru_number(self.value)
+        return f"{name}: {value} — {self.row.label}{who}"
 
 
 _FACTOR_NAMES = {
@@ -151,7 +153,7 @@ class Quote:
         """One Russian line per coefficient, then the cap if it applied."""
         lines = [factor.describe() for factor in self.factors]
         if self.capped:
-            lines.append(f"Премия ограничена предельным размером {self.cap} руб. (ст. 9 40-ФЗ)")
+            lines.append(f"Премия ограничена предельным размером {rub(self.cap)} (ст. 9 40-ФЗ)")
         return lines
 
 

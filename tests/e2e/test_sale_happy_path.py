@@ -10,6 +10,7 @@ import pytest
 
 from kiosk.bootstrap import Kiosk, build_kiosk
 from kiosk.config import load_settings
+from kiosk.money import rub
 from tests.e2e.harness import Driver
 
 pytestmark = pytest.mark.e2e
@@ -65,6 +66,7 @@ def test_a_customer_buys_a_policy_by_touch_and_takes_it_with_the_qr(kiosk: Kiosk
     d.wait_screen("quote")
     texts = d.texts()
     assert "КТ (территория)" in texts and "класс 13" in texts
+    quoted = next(text for text in texts.split("\n") if text.endswith("руб.") and text[0].isdigit())
     d.shot("06-quote")
 
     d.tap_button("Оформить")
@@ -88,6 +90,7 @@ def test_a_customer_buys_a_policy_by_touch_and_takes_it_with_the_qr(kiosk: Kiosk
     assert "Полис ХХХ" in texts and "Оплата прошла." in texts
     (sale,) = d.sales()
     assert sale.state == "completed"
+    assert sale.amount is not None and rub(sale.amount) == quoted, "the card is charged exactly the quoted price"
     assert sale.consent is not None and sale.consent["documents"] == {
         "personal_data": "PD-2026-01",
         "policy_terms": "837-П",

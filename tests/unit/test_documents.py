@@ -24,7 +24,8 @@ from kiosk.documents.samples import (
     sample_policy,
     sample_slip_lines,
 )
-from kiosk.documents.text import KIOSK_TZ, end_moment_ru, load_template, rub
+from kiosk.documents.text import KIOSK_TZ, end_moment_ru, load_template
+from kiosk.money import rub
 
 EPSON = load_profile("epson-80")
 CLONE = load_profile("clone-58")

@@ -15,7 +15,7 @@ from decimal import ROUND_CEILING, Decimal
 
 from kiosk.tariffs import TariffEngine
 
-__all__ = ["lowest_premium", "rubles"]
+__all__ = ["lowest_premium"]
 
 _CATEGORY = "B_IND"
 
@@ -49,9 +49,3 @@ def lowest_premium(engine: TariffEngine, day: dt.date, category: str = _CATEGORY
         assert factor is not None
         product *= factor
     return product.quantize(Decimal(1), rounding=ROUND_CEILING)
-
-
-def rubles(amount: Decimal, *, kopecks: bool = True) -> str:
-    """``8 432,17 руб.`` — a thin space between thousands as Russian typography has it."""
-    text = f"{amount:,.2f}" if kopecks else f"{amount:,.0f}"
-    return text.replace(",", "\u00a0").replace(".", ",") + "\u00a0руб."

@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
+from kiosk.documents.policy import check_url
+from kiosk.money import ru_number, rub
 from kiosk.sale.model import SaleInput
 from kiosk.sale.service import Preflight, QuoteView, SaleError, SaleOutcome
 from kiosk.sale.states import SaleState
 from kiosk.tariffs import Tariff, TariffEngine
 from kiosk.validation import FieldError
-from ui.presenters.attract import rubles
 from ui.presenters.steps import DriversStep, OwnerStep, PeriodStep, VehicleStep
 
 #: Called with each text the terminal shows the customer (from the payment worker's thread).
@@ -261,20 +261,20 @@ class SaleFlow:
         quote = self.quote.quote
         lines = [f.describe() for f in quote.factors if f.applied]
         if quote.capped:
-            lines.append(f"Премия ограничена предельным размером {rubles(quote.cap)}")
+            lines.append(f"Премия ограничена предельным размером {rub(quote.cap)}")
         tariff = self.service.tariffs.tariff_for(quote.tariff_from)
         people = self._people_for_kbm()
         drivers = []
         for name, kbm_class in zip(people, self.quote.kbm_classes, strict=False):
             row = tariff.kbm.get(kbm_class)
-            value = f"{row.value}" if row is not None and row.value is not None else "—"
+            value = ru_number(row.value) if row is not None and row.value is not None else "—"
             drivers.append(f"{name}: класс {kbm_class}, КБМ {value}")
         note = (
             "КБМ подтверждён страховщиком по базе АИС ОСАГО."
             if self.quote.kbm_verified
             else "Нет связи с базой КБМ: взят стартовый класс. Полис можно оформить заявлением в офисе."
         )
-        return QuoteLines(rubles(quote.premium), tuple(lines), tuple(drivers), note)
+        return QuoteLines(rub(quote.premium), tuple(lines), tuple(drivers), note)
 
     def _people_for_kbm(self) -> list[str]:
         if self.drivers.unlimited:
@@ -285,7 +285,7 @@ class SaleFlow:
     def check_link(self, policy: str) -> str:
         """The URL the policy's QR code opens (the insurer's public check)."""
         series, _, number = policy.partition(" ")
-        return f"{self.check_url}?{urlencode({'series': series, 'number': number})}"
+        return check_url(self.check_url, series, number)
 
     def outcome_view(self, outcome: SaleOutcome) -> OutcomeView:
         """Which screen shows the outcome and what it says (always what happened to the money)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ui.presenters.attract import rubles
+from kiosk.money import rub
 from ui.screens.base import KioskScreen, load_kv
 
 #: seconds a finger must rest on the top-right corner to ask for technician mode
@@ -24,7 +24,7 @@ class AttractScreen(KioskScreen):
             self.ids.price.text = ""
             self.ids.price_note.text = ""
             return
-        self.ids.price.text = f"{self.tr('от')} {rubles(lowest, kopecks=False)}"
+        self.ids.price.text = f"{self.tr('от')} {rub(lowest, kopecks=False)}"
         self.ids.price_note.text = self.tr(
             "Наименьшая премия по тарифам Банка России для легкового автомобиля на год: лучший класс КБМ, "
             "опытный водитель, небольшая мощность, регион с наименьшим коэффициентом. Точная цена — после расчёта."

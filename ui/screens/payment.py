@@ -7,8 +7,8 @@ from typing import Any
 
 from kivy.clock import Clock, mainthread
 
+from kiosk.money import rub
 from kiosk.sale.states import SaleState
-from ui.presenters.attract import rubles
 from ui.presenters.payment import PaymentWatch
 from ui.presenters.sale import ISSUING
 from ui.screens.base import KioskScreen, load_kv
@@ -56,7 +56,7 @@ class PaymentScreen(KioskScreen):
 
     def refresh(self) -> None:
         premium = self.flow.quote.quote.premium if self.flow.quote else None
-        self.ids.amount.text = rubles(premium) if premium is not None else ""
+        self.ids.amount.text = rub(premium) if premium is not None else ""
         self.ids.terminal.text = self.watch.current
         self.ids.countdown.text = f"{self.tr('Осталось')}: {self.watch.left(time.monotonic())} {self.tr('с')}"
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from drivers.payment import Fate, Outcome
 from drivers.printer.compose import plain_text
 from drivers.printer.recorder import COVER, PAPER_OUT
-from kiosk.documents.text import rub
 from kiosk.journal.models import OutboxEvent, PersonalData, SaleEvent, SaleRecord
+from kiosk.money import rub
 from kiosk.sale.model import SaleInput
 from kiosk.sale.samples import sample_customer
 from kiosk.sale.service import DuplicateActionError, KioskBusyError, SaleError

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from drivers.payment.codes import Outcome
+from kiosk.documents.policy import check_url
+from kiosk.money import rub
 from kiosk.sale.states import SaleState
 from kiosk.validation import FieldError
 from tests.unit.sale.conftest import NOW, Rig
-from ui.presenters.attract import lowest_premium, rubles
+from ui.presenters.attract import lowest_premium
 from ui.presenters.consent import load_consents
 from ui.presenters.idle import IdleAction, IdleWatch
 from ui.presenters.payment import PaymentWatch
@@ -115,7 +117,8 @@ def test_a_priced_sale_explains_every_coefficient_and_each_drivers_kbm(flow: Sal
     lines = flow.price()
     assert lines.premium.endswith("руб.")
     assert any(line.startswith("КТ (территория)") for line in lines.lines)
-    assert lines.drivers == ("Водитель 1: Иванов: класс 13, КБМ 0.46",)
+    assert lines.drivers == ("Водитель 1: Иванов: класс 13, КБМ 0,46",)
+    assert any(line.startswith("ТБ (базовая ставка): 8\u00a0665,00\u00a0руб.") for line in lines.lines), lines.lines
     assert "подтверждён" in lines.note
 
 
@@ -152,7 +155,9 @@ def test_a_paid_sale_ends_on_the_done_screen_with_a_check_link(flow: SaleFlow) -
     ready_to_pay(flow)
     view = flow.pay(lambda _t: None)
     assert view.screen == "done" and view.policy
-    assert flow.check_link(view.policy).startswith("https://check.example/check?series=")
+    series, number = view.policy.split(" ")
+    # The same link the printed policy's QR carries (kiosk.documents.policy.check_url).
+    assert flow.check_link(view.policy) == check_url("https://check.example/check", series, number)
 
 
 def test_reset_forgets_everything_the_customer_typed(flow: SaleFlow) -> None:
@@ -201,7 +206,7 @@ def test_the_attract_price_is_the_lowest_possible_premium_in_whole_roubles(rig: 
     day = TODAY + dt.timedelta(days=3)
     lowest = lowest_premium(rig.tariffs, day)
     assert lowest is not None and lowest == lowest.to_integral_value()
-    assert rubles(lowest, kopecks=False).endswith("руб.")
+    assert rub(lowest, kopecks=False).endswith("руб.")
 
 
 def test_consent_documents_must_include_the_separate_personal_data_consent(tmp_path: Path) -> None:
