@@ -20,9 +20,14 @@ from sqlalchemy.types import TypeDecorator
 __all__ = ["UnitOfWork", "run_migrations", "sqlite_pragmas", "upgrade"]
 
 
-def sqlite_pragmas(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Any], None]:
+#: Page cache per connection, KiB. SQLite's default (2 MB) grows with the file on every pooled
+#: connection; a kiosk journal reads little, and a bounded cache keeps the process's memory flat.
+CACHE_KIB = 512
+
+
+def sqlite_pragmas(busy_timeout_ms: int, cache_kib: int = CACHE_KIB) -> Callable[[sqlite3.Connection, Any], None]:
     """A connect listener: WAL, synchronous=FULL (a commit is on disk when it returns), foreign keys,
-    and waiting ``busy_timeout_ms`` for another process's write lock instead of failing."""
+    a bounded page cache, and waiting ``busy_timeout_ms`` for another process's write lock instead of failing."""
 
     def apply(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -30,6 +35,7 @@ def sqlite_pragmas(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Any], 
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         cursor.close()
 
     return apply

@@ -47,7 +47,7 @@ def open_database(url: str, *, pool_size: int = 10, max_overflow: int = 20, crea
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         # Several uvicorn workers or a CLI command may write at once: wait for the lock, never fail.
-        event.listen(engine, "connect", sqlite_pragmas(busy_timeout_ms=30000))
+        event.listen(engine, "connect", sqlite_pragmas(busy_timeout_ms=30000, cache_kib=16384))
     database = Database(engine)
     if create:
         migrate(database)

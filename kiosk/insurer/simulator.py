@@ -76,6 +76,7 @@ class InsurerSimulator:
         self._db = sqlite3.connect(str(self.state_file) if self.state_file else ":memory:", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA cache_size=-256")  # it runs inside the kiosk process: keep it small
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL,"
             " op TEXT NOT NULL, body TEXT NOT NULL)"
