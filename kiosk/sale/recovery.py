@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from drivers.payment import Fate, TransactionResult
 from kiosk.journal.models import PaymentAttempt, PolicyRecord, SaleRecord
-from kiosk.sale.paper import policy_period
 from kiosk.sale.service import SaleService, same_transaction
 from kiosk.sale.states import FINAL, SaleState
 
@@ -207,21 +206,7 @@ def _adopt_registration(service: SaleService, sale_id: str) -> None:
             )
         return
     with service._tx() as session:
-        sale = service._sale(session, sale_id)
-        data = service._input(sale)
-        start, end = policy_period(data.start_date, service.config.zone)
-        session.add(
-            PolicyRecord(
-                sale_id=sale_id,
-                key=f"{sale_id}:register",
-                series=registered.series,
-                number=registered.number,
-                status="registered",
-                period_start=start,
-                period_end=end,
-                registered_at=registered.registered_at,
-            )
-        )
+        service._record_policy(session, sale_id, registered, service._input(service._sale(session, sale_id)))
 
 
 def _flag(service: SaleService, sale_id: str, before: SaleState, reason: str) -> Recovered:

@@ -36,7 +36,14 @@ from drivers.printer import PrinterError, ReceiptPrinter
 from drivers.printer.layout import Document
 from kiosk import outbox
 from kiosk.documents.letter import OfficeInfo
-from kiosk.insurer import GatewayError, GatewayUnavailableError, InsurerGateway, KbmQuery, PolicyContract
+from kiosk.insurer import (
+    GatewayError,
+    GatewayUnavailableError,
+    InsurerGateway,
+    KbmQuery,
+    PolicyContract,
+    RegisteredPolicy,
+)
 from kiosk.journal.db import Journal
 from kiosk.journal.models import (
     ApplicationRecord,
@@ -442,21 +449,9 @@ class SaleService:
             log.warning("registration failed for sale %s: %s", sale_id, exc)
             return self._refuse(sale_id, auth, "страховщик не зарегистрировал полис")
         self._checkpoint("registered_by_insurer")
-        start, end = policy_period(data.start_date, self.config.zone)
         with self._tx() as session:
             sale = self._sale(session, sale_id)
-            session.add(
-                PolicyRecord(
-                    sale_id=sale_id,
-                    key=f"{sale_id}:register",
-                    series=registered.series,
-                    number=registered.number,
-                    status="registered",
-                    period_start=start,
-                    period_end=end,
-                    registered_at=registered.registered_at,
-                )
-            )
+            start, end = self._record_policy(session, sale_id, registered, data)
             self._move(
                 session, sale, S.REGISTERED, f"{sale_id}:registered", policy=f"{registered.series} {registered.number}"
             )
@@ -499,6 +494,25 @@ class SaleService:
             return self._reversed(sale_id, completion, "терминал отменил платёж при подтверждении")
         with self._tx() as session:
             return self._flag(session, self._sale(session, sale_id), "терминал не подтвердил исход оплаты")
+
+    def _record_policy(
+        self, session: Session, sale_id: str, registered: RegisteredPolicy, data: SaleInput
+    ) -> tuple[dt.datetime, dt.datetime]:
+        """Journal the policy the insurer issued for a sale; returns its period of cover."""
+        start, end = policy_period(data.start_date, self.config.zone)
+        session.add(
+            PolicyRecord(
+                sale_id=sale_id,
+                key=f"{sale_id}:register",
+                series=registered.series,
+                number=registered.number,
+                status="registered",
+                period_start=start,
+                period_end=end,
+                registered_at=registered.registered_at,
+            )
+        )
+        return start, end
 
     def _print(
         self, sale_id: str, kind: str, document: Document, *, intent: SaleState | None, done: SaleState | None
