@@ -189,7 +189,8 @@ def journal_audit(journal: Journal) -> Callable[[AuditEvent], None]:
                 session.add(
                     JournalEntry(
                         at=event.at,
-                        actor=event.card_id or "unverified",
+                        # Only a card that proved itself is an actor; a claimed id stays in the detail.
+                        actor=event.card_id if event.verified and event.card_id else "unverified",
                         action=f"service_card.{event.kind.value}",
                         detail=event.as_dict(),
                     )

@@ -186,6 +186,23 @@ def _free_mb(path: Path, disk_usage: Callable[[Path], Any]) -> int | None:
         return None
 
 
+#: a payment attempt's status as the technician reads it
+_PAYMENT_STATUS = {
+    "started": "начата, ответа терминала нет",
+    "approved": "одобрена, ждёт подтверждения",
+    "committed": "проведена",
+    "reversed": "отменена, деньги возвращены",
+    "declined": "отклонена",
+    "unknown": "исход неизвестен",
+}
+
+
+def _payment_line(attempt: PaymentAttempt) -> str:
+    status = _PAYMENT_STATUS.get(attempt.status, attempt.status)
+    reason = f" ({attempt.result_text})" if attempt.status == "declined" and attempt.result_text else ""
+    return f"{rub(attempt.amount)} — {status}{reason}"
+
+
 def verdict(tiles: list[Tile]) -> tuple[bool, list[str]]:
     """Whether the kiosk can sell, and the blocking reasons if not."""
     reasons = [f"{tile.title}: {tile.summary}" for tile in tiles if tile.blocking]
@@ -269,7 +286,7 @@ class Diagnostics:
             status = self.terminal.status()
         with self.journal.session() as session:
             last = session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.id.desc()).limit(1)).first()
-            last_result = None if last is None else f"{last.status}: {last.result_text or '—'} ({last.amount} руб.)"
+            last_result = None if last is None else _payment_line(last)
         details = {
             "ready": status.ready,
             "reason": status.reason,
@@ -371,13 +388,14 @@ class Diagnostics:
         usage = self.disk_usage(self.data_dir)
         free_mb = usage.free // (1024 * 1024)
         details = {"free_mb": free_mb, "total_mb": usage.total // (1024 * 1024), "path": str(self.data_dir)}
+        free = f"{free_mb} МБ" if free_mb < 10 * 1024 else f"{free_mb / 1024:.1f} ГБ".replace(".", ",")
         if usage.free < DISK_RED_BYTES:
             return Tile(
                 "disk", "Диск", Light.RED, f"Свободно {free_mb} МБ: журнал может не записать продажу", True, details
             )
         if usage.free < DISK_YELLOW_BYTES:
-            return Tile("disk", "Диск", Light.YELLOW, f"Свободно {free_mb} МБ", False, details)
-        return Tile("disk", "Диск", Light.GREEN, f"Свободно {free_mb} МБ", False, details)
+            return Tile("disk", "Диск", Light.YELLOW, f"Свободно {free}", False, details)
+        return Tile("disk", "Диск", Light.GREEN, f"Свободно {free}", False, details)
 
     def _database(self) -> Tile:
         integrity = self.journal.integrity_check()
@@ -466,7 +484,7 @@ class Diagnostics:
             f"Сверка итогов {self.clock().astimezone(self.zone):%d.%m.%Y %H:%M}",
             f"Операций: {totals.count}",
             f"Сумма: {rub(totals.amount)}",
-            *(f"{g.card_type}: {g.count} на {rub(g.amount)}" for g in totals.groups),
+            *(f"{g.card_type}: {g.count} на {rub(g.amount)}" for g in totals.groups if g.count),
             *totals.receipt_lines,
         ]
         printed = None

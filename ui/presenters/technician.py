@@ -103,8 +103,8 @@ class PinPad:
 
     @property
     def masked(self) -> str:
-        """One dot per digit."""
-        return " ".join("●" * len(self.digits))
+        """One dot per digit (U+2022: in the kiosk's font, unlike the larger black circle)."""
+        return " ".join("•" * len(self.digits))
 
     @property
     def complete(self) -> bool:
@@ -462,7 +462,7 @@ class TechnicianDesk:
         lines = [
             f"Операций: {totals.count}",
             f"Сумма: {rub(totals.amount)}",
-            *(f"{group.card_type}: {group.count} на {rub(group.amount)}" for group in totals.groups),
+            *(f"{group.card_type}: {group.count} на {rub(group.amount)}" for group in totals.groups if group.count),
         ]
         if totals.receipt_range:
             lines.append(f"Чеки с {totals.receipt_range[0]} по {totals.receipt_range[1]}")
