@@ -565,6 +565,7 @@ class Diagnostics:
     def sync_now(self, actor: str, on_progress: Callable[[int, int], object] | None = None) -> SyncReport:
         """Push the outbox to the central server now; ``on_progress(done, total)`` after each batch."""
         if self.sync is None:
+            self.record(actor, "sync_now", {"ok": False, "error": "not configured"})
             raise ServerNotConfiguredError("центральный сервер не настроен")
         with self.journal.session() as session:
             total = outbox.pending_count(session)

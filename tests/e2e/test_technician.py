@@ -23,20 +23,26 @@ import pytest
 from sqlalchemy import select
 
 from drivers.cardreader.simcard import SimulatedServiceCard
+from drivers.cardreader.simulator import SimulatedReader
+from drivers.payment import Fate
+from drivers.payment.recorder import RecordingTerminal
 from kiosk.bootstrap import Kiosk, build_kiosk, diagnostics, journal_audit, service_mode
 from kiosk.config import KioskSettings, load_settings
-from kiosk.journal.models import JournalEntry, OutboxEvent
+from kiosk.diagnostics import Diagnostics
+from kiosk.journal.models import JournalEntry, OutboxEvent, SaleRecord
 from kiosk.money import rub
 from kiosk.sale.samples import sample_customer
-from kiosk.service_access import AccessState, Phase, PinHash, derive_card_key
+from kiosk.service_access import AccessState, MemoryAttemptStore, Phase, PinHash, ServiceAccess, derive_card_key
 from kiosk.service_mode import ServiceMode
 from tests.e2e.harness import Driver
+from tests.e2e.rigs import MOSCOW, fake_service
 from tests.integration.cardreader.conftest import pcscd  # noqa: F401  (the session's pcscd fixture)
 from tests.support.clock import FakeClock
 from tests.support.kiosk_processes import write_config
 from tests.support.pcscd import PcscdService
 from tests.support.virtual_card import VirtualCard
 from ui.main import build_desk
+from ui.presenters.technician import TechnicianDesk
 
 pytestmark = pytest.mark.e2e
 
@@ -117,16 +123,25 @@ def technician_factory(tmp_path: Path) -> Iterator[Callable[..., Technician]]:
         rig.kiosk.close()
 
 
+def ready_sale_on(service: Any) -> str:
+    """A sample customer's sale, priced, consented and past the preflight (headless)."""
+    start = dt.datetime.now(MOSCOW).date() + dt.timedelta(days=3)
+    sale_id: str = service.start_sale(action_id=str(uuid.uuid4()))
+    service.enter(sale_id, sample_customer(random.Random(7), start), action_id=str(uuid.uuid4()))
+    service.consent(sale_id, {"personal_data": "v", "policy_terms": "v", "memo": "v"}, action_id=str(uuid.uuid4()))
+    assert service.preflight(sale_id).ready
+    return sale_id
+
+
 def sell_one(t: Technician) -> str:
     """A customer bought a policy earlier in the day (headless, through the same drivers): its amount."""
     service = t.kiosk.service
-    start = dt.datetime.now(t.settings.zone).date() + dt.timedelta(days=3)
-    sale_id = service.start_sale(action_id=str(uuid.uuid4()))
-    view = service.enter(sale_id, sample_customer(random.Random(7), start), action_id=str(uuid.uuid4()))
-    service.consent(sale_id, {"personal_data": "v", "policy_terms": "v", "memo": "v"}, action_id=str(uuid.uuid4()))
-    assert service.preflight(sale_id).ready
+    sale_id = ready_sale_on(service)
     assert service.pay(sale_id, action_id=str(uuid.uuid4())).state.value == "completed"
-    return rub(view.quote.premium)
+    with t.kiosk.journal.session() as session:
+        sale = session.get(SaleRecord, sale_id)
+        assert sale is not None and sale.amount is not None
+        return rub(sale.amount)
 
 
 def open_app(t: Technician, drive: Callable[..., Driver]) -> Driver:
@@ -270,3 +285,108 @@ def test_the_real_pcsc_stack_opens_diagnostics_and_pulling_the_card_returns_to_a
         card.remove()
     d.wait_screen("attract", timeout=15)
     assert (CARD_ID, "service_card.session_closed") in t.entries()
+
+
+def test_a_technician_resolves_a_flagged_sale_backs_up_the_journal_and_is_told_the_server_is_not_set_up(
+    tmp_path: Path, drive: Callable[..., Driver]
+) -> None:
+    terminal = RecordingTerminal()
+    terminal.script_completions(Fate.UNKNOWN)  # the confirmation's answer is lost: the sale is flagged
+    service = fake_service(tmp_path, terminal=terminal)
+    sale_id = ready_sale_on(service)
+    service.pay(sale_id, action_id=str(uuid.uuid4()))
+    assert service.outcome(sale_id).state.value == "flagged"
+    stick = tmp_path / "media" / "USB STICK"
+    stick.mkdir(parents=True)
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 {tmp_path}/media/USB\\040STICK vfat rw 0 0\n")
+    (tmp_path / "kiosk.log").write_text("2026-11-21 10:00:00 INFO kiosk.run: ready\n", encoding="utf-8")
+    listeners: list[Callable[[AccessState], None]] = []
+    reader = SimulatedReader()
+    mode = ServiceMode(
+        reader,
+        ServiceAccess(master_key=MASTER_KEY, cards={CARD_ID: PIN_HASH}, store=MemoryAttemptStore(),
+                      audit=journal_audit(service.journal)),
+        lambda state: [listener(state) for listener in listeners],
+    )  # fmt: skip
+    mode.start()
+    checks = Diagnostics(
+        kiosk_id="KIOSK-E2E", journal=service.journal, terminal=terminal, printer=service.printer,
+        insurer=service.insurer, tariffs=service.tariffs, data_dir=tmp_path, log_path=tmp_path / "kiosk.log",
+        device_lock=service.device_lock, clock=service.clock, zone=MOSCOW,
+    )  # fmt: skip
+    desk = TechnicianDesk(checks, mode, service, MOSCOW, media_roots=[tmp_path / "media"],
+                          backup_fallback=tmp_path / "backups", mounts_file=mounts)  # fmt: skip
+    d = drive(service, service.journal, service_mode=mode, technician=desk)
+    listeners.append(d.app.service_mode_changed)
+    try:
+        reader.insert(SimulatedServiceCard(CARD_ID, derive_card_key(MASTER_KEY, CARD_ID)))
+        d.wait(lambda: mode.state.phase is Phase.AWAITING_PIN, 10, "the card verified")
+        hold_corner(d)
+        d.wait_screen("technician_pin")
+        type_pin(d, PIN)
+        d.wait(lambda: d.screen_name == "diagnostics" and "Ждут решения техника: 1" in d.texts(), 20, "tiles")
+        d.wait_modals_closed()
+        assert "ВНИМАНИЕ" in d.texts()
+        d.shot("tech-05-tiles-flagged")
+
+        d.tap(d.screen._tiles["database"])
+        d.wait_screen("diagnostics_detail")
+        d.tap_button("Решение по спорной продаже")
+        d.wait_screen("diagnostics_resolve")
+        assert sale_id[:8] in d.texts()
+        d.tap_button("Принять решение")
+        assert "Выберите решение" in d.texts()
+        d.tap_button("Платёж отменён — деньги вернулись")
+        d.tap_button("Принять решение")
+        assert "Укажите основание" in d.texts()
+        d.tap_button("Сверено с отчётом сверки итогов")
+        d.type(" 21")
+        assert "Сверено с отчётом сверки итогов 21" in d.texts()
+        d.shot("tech-06-resolve")
+        d.tap_button("Принять решение")
+        d.wait(lambda: "Подтвердите решение" in d.texts(), 5, "confirmation")
+        d.shot("tech-07-resolve-confirm")
+        d.tap_button("Подтвердить")
+        d.wait(lambda: "Решение записано: Платёж отменён — деньги вернулись" in d.texts(), 20, "resolved")
+        d.wait_modals_closed()
+        assert d.screen_name == "diagnostics_detail" and service.outcome(sale_id).state.value == "reversed"
+        assert "Решение по спорной продаже" not in d.texts()  # nothing left to decide
+
+        d.tap_button("Последние 50 продаж")
+        d.wait(lambda: "Последние продажи: 1" in d.texts(), 20, "last sales")
+        d.wait_modals_closed()
+        assert "reversed" in d.texts()
+
+        d.tap_button("‹ Все проверки")
+        d.tap(d.screen._tiles["disk"])
+        d.wait_screen("diagnostics_detail")
+        d.tap_button("Резервная копия журнала на USB")
+        d.frames(3)
+        assert f"USB-носитель: {stick}" in d.texts() and "Резервная папка" in d.texts()
+        d.tap(next(b for b in d.app.root_window.children[0].walk() if getattr(b, "value", None) == str(stick)))
+        d.wait(lambda: "Копия сделана и проверена" in d.texts(), 20, "backup")
+        d.wait_modals_closed()
+        d.shot("tech-08-backup")
+        assert len(list(stick.glob("journal-KIOSK-E2E-*.db"))) == 1
+
+        d.tap_button("‹ Все проверки")
+        d.tap(d.screen._tiles["server"])
+        d.wait_screen("diagnostics_detail")
+        d.tap_button("Синхронизировать сейчас")
+        d.wait(lambda: "Центральный сервер не настроен" in d.texts(), 20, "no server")
+        d.wait_modals_closed()
+        d.tap_button("Журнал работы: 200 строк")
+        d.wait(lambda: "kiosk.run: ready" in d.texts(), 20, "log lines")
+        d.wait_modals_closed()
+
+        with service.journal.session() as session:
+            actions = [(e.actor, e.action) for e in session.scalars(select(JournalEntry).order_by(JournalEntry.id))]
+        for action in ("resolve_flagged", "view_sales", "backup", "sync_now", "view_log"):
+            assert (CARD_ID, action) in actions
+        d.tap_button("Выйти")
+        d.wait_screen("attract")
+        assert mode.state.phase is Phase.REJECTED and mode.state.reason == "logout"
+    finally:
+        mode.stop()
+        reader.close()

@@ -47,7 +47,9 @@ __all__ = [
     "ResolveForm",
     "TechnicianClosedError",
     "TechnicianDesk",
+    "local_time",
     "pin_view",
+    "sale_summary",
     "technician_screen",
 ]
 
@@ -273,10 +275,31 @@ def detail_lines(tile: Tile) -> list[str]:
     return [f"{_DETAIL_LABELS.get(key, key)}: {_value(value)}" for key, value in tile.details.items()]
 
 
-def _sale_line(row: dict[str, Any]) -> str:
+def local_time(iso: str, zone: dt.tzinfo) -> str:
+    """A journal time (ISO, UTC) as the kiosk's local ``ДД.ММ.ГГГГ ЧЧ:ММ``."""
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return f"{moment.astimezone(zone):%d.%m.%Y %H:%M}"
+
+
+def sale_summary(row: dict[str, Any], zone: dt.tzinfo) -> str:
+    """A flagged sale as the technician needs it to decide (no personal data)."""
+    amount = rub(Decimal(row["amount"])) if row.get("amount") else "—"
+    return (
+        f"Продажа {str(row['id'])[:8]} от {local_time(str(row['created_at']), zone)}, {amount}\n"
+        f"Чек терминала: {row.get('terminal_receipt_no') or '—'}, карта {row.get('masked_pan') or '—'}\n"
+        f"Почему спорная: {row.get('flag_reason') or '—'}"
+    )
+
+
+def _sale_line(row: dict[str, Any], zone: dt.tzinfo) -> str:
     amount = rub(Decimal(row["amount"])) if row.get("amount") else "—"
     policy = row.get("policy_number") or row.get("application_number") or ""
-    created = str(row.get("created_at", ""))[:16].replace("T", " ")
+    created = local_time(str(row.get("created_at", "")), zone)
     receipt = f", чек {row['terminal_receipt_no']}" if row.get("terminal_receipt_no") else ""
     return f"{created}  {str(row['id'])[:8]}  {row['state']}  {amount}{receipt}  {policy}".rstrip()
 
@@ -474,7 +497,7 @@ class TechnicianDesk:
 
     def _last_sales(self, actor: str) -> ActionResult:
         rows = self.diagnostics.last_sales(50, actor=actor)
-        lines = tuple(_sale_line(row) for row in rows) or ("Продаж ещё не было",)
+        lines = tuple(_sale_line(row, self.zone) for row in rows) or ("Продаж ещё не было",)
         return ActionResult(f"Последние продажи: {len(rows)}", lines)
 
     def _log(self, actor: str) -> ActionResult:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from kivy.properties import StringProperty
 from kivy.uix.modalview import ModalView
 
-from kiosk.money import rub
-from ui.presenters.technician import REASONS, RESOLUTIONS, ActionResult, ResolveForm
+from ui.presenters.technician import REASONS, RESOLUTIONS, ActionResult, ResolveForm, sale_summary
 from ui.screens.base import KioskScreen, load_kv
 from ui.widgets.common import KButton
 
@@ -86,20 +84,15 @@ class DiagnosticsResolveScreen(KioskScreen):
     # -- drawing -------------------------------------------------------------------------------
     def refresh(self) -> None:
         form = self.form
+        desk = self.app.technician
         sales_box = self.ids.sales
         sales_box.clear_widgets()
-        if form is None:
+        if form is None or desk is None:
             self.ids.sale.text = "Спорных продаж нет"
             self.ids.note.text = ""
             return
         sale = form.sale
-        amount = rub(Decimal(sale["amount"])) if sale.get("amount") else "—"
-        receipt = sale.get("terminal_receipt_no") or "—"
-        self.ids.sale.text = (
-            f"Продажа {str(sale['id'])[:8]} от {str(sale['created_at'])[:16].replace('T', ' ')}, {amount}\n"
-            f"Чек терминала: {receipt}, карта {sale.get('masked_pan') or '—'}\n"
-            f"Почему спорная: {sale.get('flag_reason') or '—'}"
-        )
+        self.ids.sale.text = sale_summary(sale, desk.zone)
         if len(self.sales) > 1:
             for other in self.sales:
                 button = KButton(text=str(other["id"])[:8], kind="primary" if other is sale else "secondary",
