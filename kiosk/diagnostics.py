@@ -342,47 +342,23 @@ class Diagnostics:
                 clock_skew_seconds=status.clock_skew_seconds,
                 detail=status.detail,
             )
+
+        def tile(light: Light, summary: str) -> Tile:
+            return Tile("server", "Связь со страховщиком", light, summary, light is Light.RED, details)
+
         if not insurer_ok:
-            return Tile(
-                "server",
-                "Связь со страховщиком",
-                Light.RED,
-                f"Нет связи: оформление полисов невозможно (доступны заявления); в очереди {pending}",
-                True,
-                details,
+            return tile(
+                Light.RED, f"Нет связи: оформление полисов невозможно (доступны заявления); в очереди {pending}"
             )
         if status is not None and not status.configured:
-            return Tile(
-                "server",
-                "Связь со страховщиком",
-                Light.YELLOW,
-                f"Центральный сервер не настроен; в очереди {pending}",
-                False,
-                details,
-            )
+            return tile(Light.YELLOW, f"Центральный сервер не настроен; в очереди {pending}")
         if status is not None and not status.reachable:
-            return Tile(
-                "server",
-                "Связь со страховщиком",
-                Light.YELLOW,
-                f"Центральный сервер не отвечает; в очереди {pending}",
-                False,
-                details,
-            )
+            return tile(Light.YELLOW, f"Центральный сервер не отвечает; в очереди {pending}")
         if status is not None and status.clock_skew_seconds is not None and abs(status.clock_skew_seconds) > 60:
-            return Tile(
-                "server",
-                "Связь со страховщиком",
-                Light.YELLOW,
-                f"Часы киоска расходятся с сервером на {status.clock_skew_seconds:+.0f} с",
-                False,
-                details,
-            )
+            return tile(Light.YELLOW, f"Часы киоска расходятся с сервером на {status.clock_skew_seconds:+.0f} с")
         if pending > 100:
-            return Tile(
-                "server", "Связь со страховщиком", Light.YELLOW, f"Не отправлено событий: {pending}", False, details
-            )
-        return Tile("server", "Связь со страховщиком", Light.GREEN, f"На связи; в очереди {pending}", False, details)
+            return tile(Light.YELLOW, f"Не отправлено событий: {pending}")
+        return tile(Light.GREEN, f"На связи; в очереди {pending}")
 
     def _disk(self) -> Tile:
         usage = self.disk_usage(self.data_dir)

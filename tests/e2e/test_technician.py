@@ -154,6 +154,22 @@ def hold_corner(d: Driver) -> None:
     d.long_press(d.screen.ids.corner, 3.5)
 
 
+def open_tile(d: Driver, key: str) -> None:
+    """From any technician screen: back to the tiles, then the tile's details."""
+    if d.screen_name != "diagnostics":
+        d.tap_button("‹ Все проверки")
+        d.wait_screen("diagnostics")
+    d.tap(d.screen._tiles[key])
+    d.wait_screen("diagnostics_detail")
+
+
+def act(d: Driver, button: str, expect: str, what: str) -> None:
+    """Tap an action and wait for its result on screen (the progress overlay gone)."""
+    d.tap_button(button)
+    d.wait(lambda: expect in d.texts(), 30, what)
+    d.wait_modals_closed()
+
+
 def type_pin(d: Driver, pin: str) -> None:
     for digit in pin:
         d.tap_button(digit)
@@ -194,21 +210,13 @@ def test_a_technician_opens_diagnostics_with_card_and_pin_prints_a_test_page_and
     assert f"карта {CARD_ID}" in texts and "НОРМА" in texts and "technician" in d.app.idle.suspended
     d.shot("tech-02-tiles")
 
-    d.tap(d.screen._tiles["printer"])
-    d.wait_screen("diagnostics_detail")
-    d.tap_button("Напечатать тестовую страницу")
-    d.wait(lambda: "Тестовая страница напечатана" in d.texts(), 20, "test page")
-    d.wait_modals_closed()
+    open_tile(d, "printer")
+    act(d, "Напечатать тестовую страницу", "Тестовая страница напечатана", "test page")
     d.shot("tech-03-printer-test-page")
     assert any("ТЕСТ" in text.upper() for text in t.printed())
 
-    d.tap_button("‹ Все проверки")
-    d.wait_screen("diagnostics")
-    d.tap(d.screen._tiles["terminal"])
-    d.wait_screen("diagnostics_detail")
-    d.tap_button("Сверка итогов: закрыть смену и напечатать")
-    d.wait(lambda: "Смена закрыта" in d.texts(), 30, "end of day")
-    d.wait_modals_closed()
+    open_tile(d, "terminal")
+    act(d, "Сверка итогов: закрыть смену и напечатать", "Смена закрыта", "end of day")
     assert "Итоги напечатаны" in d.texts() and "Операций: 1" in d.texts() and f"Сумма: {amount}" in d.texts()
     d.shot("tech-04-end-of-day")
     slip = t.printed()[-1]
@@ -330,8 +338,7 @@ def test_a_technician_resolves_a_flagged_sale_backs_up_the_journal_and_is_told_t
         assert "ВНИМАНИЕ" in d.texts()
         d.shot("tech-05-tiles-flagged")
 
-        d.tap(d.screen._tiles["database"])
-        d.wait_screen("diagnostics_detail")
+        open_tile(d, "database")
         d.tap_button("Решение по спорной продаже")
         d.wait_screen("diagnostics_resolve")
         assert sale_id[:8] in d.texts()
@@ -353,14 +360,10 @@ def test_a_technician_resolves_a_flagged_sale_backs_up_the_journal_and_is_told_t
         assert d.screen_name == "diagnostics_detail" and service.outcome(sale_id).state.value == "reversed"
         assert "Решение по спорной продаже" not in d.texts()  # nothing left to decide
 
-        d.tap_button("Последние 50 продаж")
-        d.wait(lambda: "Последние продажи: 1" in d.texts(), 20, "last sales")
-        d.wait_modals_closed()
+        act(d, "Последние 50 продаж", "Последние продажи: 1", "last sales")
         assert "reversed" in d.texts()
 
-        d.tap_button("‹ Все проверки")
-        d.tap(d.screen._tiles["disk"])
-        d.wait_screen("diagnostics_detail")
+        open_tile(d, "disk")
         d.tap_button("Резервная копия журнала на USB")
         d.frames(3)
         assert f"USB-носитель: {stick}" in d.texts() and "Резервная папка" in d.texts()
@@ -370,15 +373,9 @@ def test_a_technician_resolves_a_flagged_sale_backs_up_the_journal_and_is_told_t
         d.shot("tech-08-backup")
         assert len(list(stick.glob("journal-KIOSK-E2E-*.db"))) == 1
 
-        d.tap_button("‹ Все проверки")
-        d.tap(d.screen._tiles["server"])
-        d.wait_screen("diagnostics_detail")
-        d.tap_button("Синхронизировать сейчас")
-        d.wait(lambda: "Центральный сервер не настроен" in d.texts(), 20, "no server")
-        d.wait_modals_closed()
-        d.tap_button("Журнал работы: 200 строк")
-        d.wait(lambda: "kiosk.run: ready" in d.texts(), 20, "log lines")
-        d.wait_modals_closed()
+        open_tile(d, "server")
+        act(d, "Синхронизировать сейчас", "Центральный сервер не настроен", "no server")
+        act(d, "Журнал работы: 200 строк", "kiosk.run: ready", "log lines")
 
         with service.journal.session() as session:
             actions = [(e.actor, e.action) for e in session.scalars(select(JournalEntry).order_by(JournalEntry.id))]
