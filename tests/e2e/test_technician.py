@@ -36,7 +36,6 @@ from kiosk.service_access import AccessState, MemoryAttemptStore, Phase, PinHash
 from kiosk.service_mode import ServiceMode
 from tests.e2e.harness import Driver
 from tests.e2e.rigs import MOSCOW, fake_service
-from tests.integration.cardreader.conftest import pcscd  # noqa: F401  (the session's pcscd fixture)
 from tests.support.clock import FakeClock
 from tests.support.kiosk_processes import write_config
 from tests.support.pcscd import PcscdService
@@ -274,7 +273,7 @@ def test_an_idle_technician_session_closes_and_the_kiosk_returns_to_customers(
 @pytest.mark.serial_only
 @pytest.mark.timeout(60)
 def test_the_real_pcsc_stack_opens_diagnostics_and_pulling_the_card_returns_to_attract(
-    pcscd: PcscdService,  # noqa: F811
+    pcscd: PcscdService,
     technician_factory: Callable[..., Technician],
     drive: Callable[..., Driver],
 ) -> None:
