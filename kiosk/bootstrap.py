@@ -20,12 +20,13 @@ from drivers.cardreader import ServiceCardReader, open_reader
 from drivers.payment import PaymentTerminal, open_terminal
 from drivers.printer import ReceiptPrinter, open_printer
 from kiosk.config import KioskSettings
-from kiosk.diagnostics import Diagnostics
+from kiosk.diagnostics import Diagnostics, ServerNotConfiguredError, ServerStatus
 from kiosk.documents.common import InsurerInfo
 from kiosk.documents.letter import OfficeInfo
-from kiosk.insurer import InsurerGateway
+from kiosk.insurer import GatewayRejectedError, InsurerGateway
 from kiosk.insurer.simulator import InsurerSimulator, SimulatorDataset
 from kiosk.journal.db import Journal, open_journal
+from kiosk.journal.models import JournalEntry
 from kiosk.logs import log_file
 from kiosk.privacy import PersonalDataCipher
 from kiosk.sale.paper import Paper
@@ -46,6 +47,7 @@ from kiosk.tariffs import TariffEngine, TariffTableError, load_base_rates, load_
 
 if TYPE_CHECKING:
     from kiosk.insurer.http import ServerClient
+    from kiosk.sync import SyncReport
 
 __all__ = [
     "Kiosk",
@@ -53,12 +55,15 @@ __all__ = [
     "card_reader",
     "diagnostics",
     "insurer_gateway",
+    "journal_audit",
     "journal_path",
     "refresh_tariffs",
     "server_client",
+    "server_probe",
     "service_access",
     "service_mode",
     "sim_url",
+    "sync_runner",
     "tariff_engine",
 ]
 
@@ -102,6 +107,98 @@ def server_client(settings: KioskSettings, *, url: str | None = None, retries: i
             backoff=section.backoff,
         ),
     )
+
+
+def server_problem(settings: KioskSettings) -> str | None:
+    """Why the kiosk cannot talk to its central server (in Russian for the technician), or None."""
+    if not settings.server.url:
+        return "адрес центрального сервера не задан ([server] url)"
+    key = settings.path(settings.server.key_file)
+    if not key.exists():
+        return f"нет ключа киоска {key} (osago-server kiosk add {settings.kiosk.id} --key-file …)"
+    return None
+
+
+def _configured_client(settings: KioskSettings, *, retries: int | None = None) -> ServerClient:
+    problem = server_problem(settings)
+    if problem is not None:
+        raise ServerNotConfiguredError(problem)
+    try:
+        return server_client(settings, retries=retries)
+    except (ValueError, PermissionError, GatewayRejectedError) as exc:
+        raise ServerNotConfiguredError(f"центральный сервер настроен неверно: {exc}") from None
+
+
+def server_probe(settings: KioskSettings) -> Callable[[], ServerStatus] | None:
+    """For the server tile: reachability and clock skew from ``GET /api/v1/status`` (None: no server configured).
+
+    Each probe builds a client with no retries (the key may be installed while the kiosk runs) and closes it.
+    """
+    if not settings.server.url:
+        return None
+    from kiosk.sync import probe_server
+
+    def probe() -> ServerStatus:
+        try:
+            client = _configured_client(settings, retries=0)
+        except ServerNotConfiguredError as exc:
+            return ServerStatus(False, None, exc.reason, configured=False)
+        try:
+            return probe_server(client)
+        finally:
+            client.close()
+
+    return probe
+
+
+def sync_runner(kiosk: Kiosk) -> Callable[[Callable[[int], object] | None], SyncReport]:
+    """ "Sync now" for the technician: one ``run_sync`` with the kiosk's journal and cipher.
+
+    Raises ``ServerNotConfiguredError`` when there is no server URL or kiosk key.
+    """
+    settings = kiosk.settings
+
+    def run(on_batch: Callable[[int], object] | None) -> SyncReport:
+        from kiosk.sync import run_sync
+
+        client = _configured_client(settings)
+        try:
+            return run_sync(
+                kiosk.journal,
+                client,
+                kiosk_id=settings.kiosk.id,
+                cipher=kiosk.service.cipher,
+                data_dir=settings.data_dir,
+                batch_size=settings.server.batch_size,
+                retention_days=settings.sale.retention_days,
+                tariff_every=timedelta(hours=settings.server.tariff_update_hours),
+                on_batch=on_batch,
+            )
+        finally:
+            client.close()
+
+    return run
+
+
+def journal_audit(journal: Journal) -> Callable[[AuditEvent], None]:
+    """Write every service-card event (refusal, wrong PIN, lockout, opening, closing) to the journal."""
+
+    def record(event: AuditEvent) -> None:
+        try:
+            with journal.transaction() as session:
+                session.add(
+                    JournalEntry(
+                        at=event.at,
+                        # Only a card that proved itself is an actor; a claimed id stays in the detail.
+                        actor=event.card_id if event.verified and event.card_id else "unverified",
+                        action=f"service_card.{event.kind.value}",
+                        detail=event.as_dict(),
+                    )
+                )
+        except Exception:  # the audit must not take the card reader's thread down
+            log.exception("service card event not journaled: %s", event.kind.value)
+
+    return record
 
 
 def refresh_tariffs(settings: KioskSettings) -> None:
@@ -276,8 +373,10 @@ def diagnostics(
     *,
     reader_status: Callable[[], Any] | None = None,
     server_status: Callable[[], Any] | None = None,
+    sync: bool = False,
 ) -> Diagnostics:
-    """The technician's checks and actions over a built kiosk."""
+    """The technician's checks and actions over a built kiosk: the kiosk's own terminal and printer
+    (never a second connection), guarded by the sale's device lock; ``sync`` adds "sync now"."""
     settings = kiosk.settings
     return Diagnostics(
         kiosk_id=settings.kiosk.id,
@@ -291,6 +390,8 @@ def diagnostics(
         printer_url=settings.devices.printer,
         reader_status=reader_status,
         server_status=server_status,
+        sync=sync_runner(kiosk) if sync else None,
+        device_lock=kiosk.service.device_lock,
         clock=kiosk.service.clock,
         zone=settings.zone,
     )

@@ -109,6 +109,17 @@ class ServiceCardSection(_Section):
         return value
 
 
+class DiagnosticsSection(_Section):
+    """The technician's diagnostics: where journal backups may go, and how often health is reported."""
+
+    #: mount points of removable media are looked for under these directories (usbmount, udisks)
+    media_roots: tuple[Path, ...] = (Path("/media"), Path("/run/media"))
+    #: offered besides the mounted media (e.g. a network share); relative to the data directory
+    backup_dir: Path = Path("backups")
+    #: minutes between ``device.health`` events for the operator's dashboard (never during a sale)
+    health_minutes: float = Field(default=10, gt=0, le=24 * 60)
+
+
 class DevicesSection(_Section):
     """Each device by URL (see README): the default runs every device on its simulator."""
 
@@ -223,6 +234,7 @@ class KioskSettings(BaseSettings):
     cardreader: CardReaderSection = CardReaderSection()
     service_card: ServiceCardSection = ServiceCardSection()
     devices: DevicesSection = DevicesSection()
+    diagnostics: DiagnosticsSection = DiagnosticsSection()
     insurer: InsurerSection = InsurerSection()
     sale: SaleSection = SaleSection()
     privacy: PrivacySection = PrivacySection()

@@ -11,13 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import os
+import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -35,7 +38,21 @@ from kiosk.sale.report import sale_rows
 from kiosk.sale.states import MONEY_AT_RISK, SaleState
 from kiosk.tariffs import TariffEngine
 
-__all__ = ["BackupResult", "Diagnostics", "Light", "ServerStatus", "Tile", "verdict"]
+if TYPE_CHECKING:
+    from kiosk.sync import SyncReport
+
+__all__ = [
+    "BackupResult",
+    "BackupTarget",
+    "Diagnostics",
+    "Light",
+    "ServerNotConfiguredError",
+    "ServerStatus",
+    "SyncRunner",
+    "Tile",
+    "backup_targets",
+    "verdict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +97,11 @@ class ServerStatus:
     """The central server as the kiosk last reached it."""
 
     reachable: bool
+    #: kiosk clock minus server clock, seconds (positive: the kiosk is ahead)
     clock_skew_seconds: float | None = None
     detail: str = ""
+    #: False when there is no server URL or kiosk key (``detail`` says which)
+    configured: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,95 @@ class BackupResult:
     sales: int
     verified: bool
     integrity: str
+
+
+class ServerNotConfiguredError(LookupError):
+    """No central server to talk to (no URL, or no kiosk key): ``reason`` says which, in Russian."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: One sync run (``kiosk.bootstrap.sync_runner``): given a callback per acknowledged batch, returns
+#: the report; raises ``ServerNotConfiguredError`` when there is no server to sync with.
+SyncRunner = Callable[[Callable[[int], object] | None], "SyncReport"]
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """A place the journal can be copied to: a mounted removable medium, or the configured fallback."""
+
+    path: Path
+    removable: bool
+    free_mb: int | None
+
+    @property
+    def label(self) -> str:
+        """How the technician sees it."""
+        kind = "USB-носитель" if self.removable else "Резервная папка"
+        free = f", свободно {self.free_mb} МБ" if self.free_mb is not None else ""
+        return f"{kind}: {self.path}{free}"
+
+
+#: the kernel writes space, tab, newline and backslash in mount points as \\ooo
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def _mount_points(mounts_file: Path) -> list[Path]:
+    """Mount points listed in a ``/proc/self/mounts``-format file (octal escapes such as ``\\040`` decoded)."""
+    try:
+        lines = mounts_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    points = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 2:
+            points.append(Path(_OCTAL.sub(lambda m: chr(int(m.group(1), 8)), fields[1])))
+    return points
+
+
+def backup_targets(
+    media_roots: Iterable[Path],
+    fallback: Path,
+    *,
+    mounts_file: Path = Path("/proc/self/mounts"),
+    disk_usage: Callable[[Path], Any] = shutil.disk_usage,
+) -> list[BackupTarget]:
+    """Removable media mounted under ``media_roots`` (``/media/usb0``, ``/run/media/USER/LABEL``), then the fallback."""
+    roots = [root.resolve() for root in media_roots]
+    found: list[BackupTarget] = []
+    for point in _mount_points(mounts_file):
+        if any(point != root and point.is_relative_to(root) for root in roots) and os.access(point, os.W_OK):
+            found.append(BackupTarget(point, True, _free_mb(point, disk_usage)))
+    found.sort(key=lambda target: str(target.path))
+    fallback_free = _free_mb(fallback if fallback.exists() else fallback.parent, disk_usage)
+    return [*found, BackupTarget(fallback, False, fallback_free)]
+
+
+def _free_mb(path: Path, disk_usage: Callable[[Path], Any]) -> int | None:
+    try:
+        return int(disk_usage(path).free // (1024 * 1024))
+    except OSError:
+        return None
+
+
+#: a payment attempt's status as the technician reads it
+_PAYMENT_STATUS = {
+    "started": "начата, ответа терминала нет",
+    "approved": "одобрена, ждёт подтверждения",
+    "committed": "проведена",
+    "reversed": "отменена, деньги возвращены",
+    "declined": "отклонена",
+    "unknown": "исход неизвестен",
+}
+
+
+def _payment_line(attempt: PaymentAttempt) -> str:
+    status = _PAYMENT_STATUS.get(attempt.status, attempt.status)
+    reason = f" ({attempt.result_text})" if attempt.status == "declined" and attempt.result_text else ""
+    return f"{rub(attempt.amount)} — {status}{reason}"
 
 
 def verdict(tiles: list[Tile]) -> tuple[bool, list[str]]:
@@ -117,6 +226,8 @@ class Diagnostics:
         printer_url: str = "",
         reader_status: Callable[[], Any] | None = None,
         server_status: Callable[[], ServerStatus] | None = None,
+        sync: SyncRunner | None = None,
+        device_lock: threading.RLock | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         zone: dt.tzinfo = dt.UTC,
         disk_usage: Callable[[Path], Any] = shutil.disk_usage,
@@ -132,6 +243,10 @@ class Diagnostics:
         self.printer_url = printer_url
         self.reader_status = reader_status
         self.server_status = server_status
+        self.sync = sync
+        # Held around every terminal and printer call: the sale holds the same lock while it pays and
+        # prints, so a check or a technician action never talks to a device in the middle of a sale.
+        self.devices = device_lock or threading.RLock()
         self.clock = clock
         self.zone = zone
         self.disk_usage = disk_usage
@@ -152,7 +267,8 @@ class Diagnostics:
         ]
 
     def _printer(self) -> Tile:
-        status = self.printer.status()
+        with self.devices:
+            status = self.printer.status()
         details = {
             "ready": status.ready,
             "blocking": [c.text for c in status.blocking],
@@ -166,10 +282,11 @@ class Diagnostics:
         return Tile("printer", "Принтер", Light.GREEN, "Готов, бумага есть", False, details)
 
     def _terminal(self) -> Tile:
-        status = self.terminal.status()
+        with self.devices:
+            status = self.terminal.status()
         with self.journal.session() as session:
             last = session.scalars(select(PaymentAttempt).order_by(PaymentAttempt.id.desc()).limit(1)).first()
-            last_result = None if last is None else f"{last.status}: {last.result_text or '—'} ({last.amount} руб.)"
+            last_result = None if last is None else _payment_line(last)
         details = {
             "ready": status.ready,
             "reason": status.reason,
@@ -220,43 +337,41 @@ class Diagnostics:
         details: dict[str, Any] = {"insurer_reachable": insurer_ok, "pending_outbox": pending}
         if status is not None:
             details.update(
-                reachable=status.reachable, clock_skew_seconds=status.clock_skew_seconds, detail=status.detail
+                configured=status.configured,
+                reachable=status.reachable,
+                clock_skew_seconds=status.clock_skew_seconds,
+                detail=status.detail,
             )
+
+        def tile(light: Light, summary: str) -> Tile:
+            return Tile("server", "Связь со страховщиком", light, summary, light is Light.RED, details)
+
         if not insurer_ok:
-            return Tile(
-                "server",
-                "Связь со страховщиком",
-                Light.RED,
-                f"Нет связи: оформление полисов невозможно (доступны заявления); в очереди {pending}",
-                True,
-                details,
+            return tile(
+                Light.RED, f"Нет связи: оформление полисов невозможно (доступны заявления); в очереди {pending}"
             )
+        if status is not None and not status.configured:
+            return tile(Light.YELLOW, f"Центральный сервер не настроен; в очереди {pending}")
+        if status is not None and not status.reachable:
+            return tile(Light.YELLOW, f"Центральный сервер не отвечает; в очереди {pending}")
         if status is not None and status.clock_skew_seconds is not None and abs(status.clock_skew_seconds) > 60:
-            return Tile(
-                "server",
-                "Связь со страховщиком",
-                Light.YELLOW,
-                f"Часы киоска расходятся с сервером на {status.clock_skew_seconds:+.0f} с",
-                False,
-                details,
-            )
+            return tile(Light.YELLOW, f"Часы киоска расходятся с сервером на {status.clock_skew_seconds:+.0f} с")
         if pending > 100:
-            return Tile(
-                "server", "Связь со страховщиком", Light.YELLOW, f"Не отправлено событий: {pending}", False, details
-            )
-        return Tile("server", "Связь со страховщиком", Light.GREEN, f"На связи; в очереди {pending}", False, details)
+            return tile(Light.YELLOW, f"Не отправлено событий: {pending}")
+        return tile(Light.GREEN, f"На связи; в очереди {pending}")
 
     def _disk(self) -> Tile:
         usage = self.disk_usage(self.data_dir)
         free_mb = usage.free // (1024 * 1024)
         details = {"free_mb": free_mb, "total_mb": usage.total // (1024 * 1024), "path": str(self.data_dir)}
+        free = f"{free_mb} МБ" if free_mb < 10 * 1024 else f"{free_mb / 1024:.1f} ГБ".replace(".", ",")
         if usage.free < DISK_RED_BYTES:
             return Tile(
                 "disk", "Диск", Light.RED, f"Свободно {free_mb} МБ: журнал может не записать продажу", True, details
             )
         if usage.free < DISK_YELLOW_BYTES:
-            return Tile("disk", "Диск", Light.YELLOW, f"Свободно {free_mb} МБ", False, details)
-        return Tile("disk", "Диск", Light.GREEN, f"Свободно {free_mb} МБ", False, details)
+            return Tile("disk", "Диск", Light.YELLOW, f"Свободно {free}", False, details)
+        return Tile("disk", "Диск", Light.GREEN, f"Свободно {free}", False, details)
 
     def _database(self) -> Tile:
         integrity = self.journal.integrity_check()
@@ -306,39 +421,46 @@ class Diagnostics:
     # ------------------------------------------------------------------------------------------
     # actions (each journaled with the technician's card id)
 
-    def _journal(self, actor: str, action: str, detail: dict[str, Any]) -> None:
+    def record(self, actor: str, action: str, detail: dict[str, Any]) -> None:
+        """Journal a technician's action (``JournalEntry``: when, the card id, what, the result)."""
         with self.journal.transaction() as session:
             session.add(JournalEntry(at=self.clock(), actor=actor, action=action, detail=detail))
 
     def test_page(self, actor: str) -> PrintResult:
         """Print the technician's test page (profile, code page, QR, barcode, status)."""
-        status = self.printer.status()
-        data = TestPageData(
-            profile=self.printer.profile,
-            printed_at=self.clock(),
-            kiosk_id=self.kiosk_id[:24],
-            printer_url=self.printer_url,
-            status=status,
-        )
-        result = self.printer.print_document(testpage_document(data), precheck=False)
-        self._journal(actor, "test_page", {"ok": result.ok, "error": result.error})
+        with self.devices:
+            status = self.printer.status()
+            data = TestPageData(
+                profile=self.printer.profile,
+                printed_at=self.clock(),
+                kiosk_id=self.kiosk_id[:24],
+                printer_url=self.printer_url,
+                status=status,
+            )
+            result = self.printer.print_document(testpage_document(data), precheck=False)
+        self.record(actor, "test_page", {"ok": result.ok, "error": result.error})
         return result
 
     def terminal_diagnosis(self, actor: str) -> Diagnosis:
         """Let the terminal check itself and its host connection."""
-        result = self.terminal.diagnosis()
-        self._journal(actor, "terminal_diagnosis", {"ok": result.ok, "result": result.result_text})
+        with self.devices:
+            result = self.terminal.diagnosis()
+        self.record(actor, "terminal_diagnosis", {"ok": result.ok, "result": result.result_text})
         return result
 
     def end_of_day(self, actor: str) -> tuple[Totals, PrintResult | None]:
         """Close the terminal's batch, print the totals, and report them to the server."""
+        with self.devices:
+            return self._end_of_day(actor)
+
+    def _end_of_day(self, actor: str) -> tuple[Totals, PrintResult | None]:
         totals = self.terminal.end_of_day()
         lines = [
             f"Киоск {self.kiosk_id}",
             f"Сверка итогов {self.clock().astimezone(self.zone):%d.%m.%Y %H:%M}",
             f"Операций: {totals.count}",
             f"Сумма: {rub(totals.amount)}",
-            *(f"{g.card_type}: {g.count} на {rub(g.amount)}" for g in totals.groups),
+            *(f"{g.card_type}: {g.count} на {rub(g.amount)}" for g in totals.groups if g.count),
             *totals.receipt_lines,
         ]
         printed = None
@@ -383,14 +505,71 @@ class Diagnostics:
         with self.journal.transaction() as session:
             outbox.emit(session, "device.health", payload, at=self.clock())
 
-    def last_log_lines(self, count: int = 200) -> list[str]:
-        """The end of the kiosk's log file."""
-        return tail(self.log_path, count)
+    def report_health_when_idle(self) -> bool:
+        """``report_health`` unless a sale holds the terminal and printer right now (then False: try later).
 
-    def last_sales(self, count: int = 50) -> list[dict[str, Any]]:
-        """The latest sales, without personal data."""
+        Periodic reports must never talk to a device during a payment; the sale's device lock says so.
+        """
+        if not self.devices.acquire(blocking=False):
+            return False
+        try:
+            self.report_health()
+        finally:
+            self.devices.release()
+        return True
+
+    def last_log_lines(self, count: int = 200, *, actor: str | None = None) -> list[str]:
+        """The end of the kiosk's log file (journaled as viewed when a technician asks)."""
+        lines = tail(self.log_path, count)
+        if actor is not None:
+            self.record(actor, "view_log", {"lines": len(lines)})
+        return lines
+
+    def last_sales(self, count: int = 50, *, actor: str | None = None) -> list[dict[str, Any]]:
+        """The latest sales, newest first, without personal data (journaled when a technician asks)."""
         with self.journal.session() as session:
-            return sale_rows(session, count)
+            rows = sale_rows(session, count)
+        if actor is not None:
+            self.record(actor, "view_sales", {"sales": len(rows)})
+        return rows[::-1]
+
+    def flagged_sales(self) -> list[dict[str, Any]]:
+        """Sales waiting for a technician's decision, oldest first (no personal data)."""
+        with self.journal.session() as session:
+            return sale_rows(session, states=(SaleState.FLAGGED.value,))
+
+    def sync_now(self, actor: str, on_progress: Callable[[int, int], object] | None = None) -> SyncReport:
+        """Push the outbox to the central server now; ``on_progress(done, total)`` after each batch."""
+        if self.sync is None:
+            self.record(actor, "sync_now", {"ok": False, "error": "not configured"})
+            raise ServerNotConfiguredError("центральный сервер не настроен")
+        with self.journal.session() as session:
+            total = outbox.pending_count(session)
+        done = 0
+
+        def batch(acknowledged: int) -> None:
+            nonlocal done
+            done += acknowledged
+            if on_progress is not None:
+                on_progress(done, max(total, done))
+
+        try:
+            report = self.sync(batch)
+        except ServerNotConfiguredError as exc:
+            self.record(actor, "sync_now", {"ok": False, "error": exc.reason})
+            raise
+        self.record(
+            actor,
+            "sync_now",
+            {
+                "ok": report.ok,
+                "sent": report.sent,
+                "acknowledged": report.acknowledged,
+                "remaining": report.remaining,
+                "error": report.error.reason if report.error else None,
+            },
+        )
+        return report
 
     def backup(self, destination: Path, actor: str) -> BackupResult:
         """Copy the journal with SQLite's online backup, then prove the copy by restoring it."""
@@ -408,7 +587,7 @@ class Diagnostics:
                 integrity = str(check.execute("PRAGMA integrity_check").fetchone()[0])
             restored_sales = self._count_sales(restored)
         verified = integrity == "ok" and restored_sales >= expected
-        self._journal(actor, "backup", {"path": str(target), "sales": restored_sales, "verified": verified})
+        self.record(actor, "backup", {"path": str(target), "sales": restored_sales, "verified": verified})
         return BackupResult(target, restored_sales, verified, integrity)
 
     @staticmethod

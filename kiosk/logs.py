@@ -32,10 +32,33 @@ def attach_file_log(data_dir: Path, level: int = logging.INFO) -> Path:
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root.addHandler(handler)
     if root.level > level or root.level == logging.NOTSET:
+        # The console keeps the level it had (only the file gets the extra detail), except for loggers
+        # given a level of their own on purpose (``osago-kiosk run`` shows its "ready" line).
+        if root.level != logging.NOTSET:
+            for existing in root.handlers:
+                existing.addFilter(_ConsoleLevel(root.level))
         root.setLevel(level)
+    root.addHandler(handler)
     return path
+
+
+class _ConsoleLevel(logging.Filter):
+    """Drops records below ``level`` unless their logger (or a parent below the root) has its own level."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= self.level:
+            return True
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None and logger is not logging.getLogger():
+            if logger.level != logging.NOTSET:
+                return True
+            logger = logger.parent
+        return False
 
 
 def tail(path: Path, lines: int = 200) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kiosk import outbox
+from kiosk.diagnostics import ServerStatus
 from kiosk.insurer.http import ServerClient, ServerRefusedError, ServerUnreachableError
 from kiosk.insurer.port import GatewayError
 from kiosk.journal.db import Journal
@@ -34,6 +35,7 @@ __all__ = [
     "SyncError",
     "SyncReport",
     "TariffUpdate",
+    "probe_server",
     "pull_applications",
     "push_outbox",
     "run_sync",
@@ -233,3 +235,24 @@ def run_sync(
         report.tariffs = update_tariffs(client, data_dir, state_file=state_file, every=tariff_every)
     report.purged = purge_personal_data(journal, now=dt.datetime.now(dt.UTC), retention_days=retention_days)
     return report
+
+
+def probe_server(
+    client: ServerClient, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+) -> ServerStatus:
+    """One quick ``GET /api/v1/status``: reachable, and the clock skew (kiosk minus server, seconds,
+    measured against the middle of the round trip; positive means the kiosk's clock is ahead)."""
+    before = now()
+    try:
+        response = client.request("GET", "/api/v1/status", retry=False, timeout=(2.0, 5.0))
+        body = client.json(response)
+        server_time = dt.datetime.fromisoformat(str(body["server_time"]))
+    except GatewayError as exc:
+        return ServerStatus(False, None, str(exc))
+    except (KeyError, TypeError, ValueError) as exc:
+        return ServerStatus(False, None, f"непонятный ответ сервера: {exc}")
+    after = now()
+    if server_time.tzinfo is None:
+        server_time = server_time.replace(tzinfo=dt.UTC)
+    middle = before + (after - before) / 2
+    return ServerStatus(True, round((middle - server_time).total_seconds(), 1), "")

@@ -1,8 +1,10 @@
-"""Shared test fixtures: repository paths, the artifacts directory, the --device-url option."""
+"""Shared test fixtures: repository paths, the artifacts directory, the --device-url option, and the one
+pcscd of the session (the card-reader integration tests and the technician's e2e test share it)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,20 @@ def device_url(request: pytest.FixtureRequest) -> str | None:
     """The --device-url given on the command line, if any."""
     value: str | None = request.config.getoption("--device-url")
     return value
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Our own pcscd with vsmartcard's vpcd reader (stopped afterwards), or the machine's; skips when
+    PC/SC cannot run here. One per session: only one pcscd can run per machine (tests are ``serial_only``)."""
+    pytest.importorskip("smartcard.scard", reason="pyscard is not installed")
+    from tests.support.pcscd import PcscdService, PcscdUnavailableError
+
+    try:
+        service = PcscdService(tmp_path_factory.mktemp("pcscd") / "pcscd.log")
+    except PcscdUnavailableError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield service
+    finally:
+        service.stop()

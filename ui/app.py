@@ -25,11 +25,13 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk.config import UiSection
 from kiosk.sale.service import SaleError
 from kiosk.sdnotify import Watchdog
+from kiosk.service_access import Phase
 from kiosk.service_mode import ServiceMode
 from kiosk.validation import FieldError
 from ui.i18n import Translator
 from ui.presenters.idle import IdleAction, IdleWatch
 from ui.presenters.sale import OutcomeView, SaleFlow, step_of_field
+from ui.presenters.technician import PIN_SCREEN, REFUSED_SECONDS, TECHNICIAN_SCREENS, TechnicianDesk, technician_screen
 from ui.screens import SCREENS
 from ui.widgets.common import BusyOverlay, StillHere
 
@@ -39,6 +41,13 @@ log = logging.getLogger("ui.app")
 WIDGETS_KV = str(Path(__file__).resolve().parent / "widgets" / "widgets.kv")
 #: screens in which a customer's data is on screen and the idle watch counts
 IDLE_SCREENS = frozenset({"vehicle", "owner", "drivers", "period", "quote", "consent", "done", "application", "error"})
+#: what the "Подождите…" overlay says while a technician's action runs
+BUSY_TEXTS = {
+    "sync": "Синхронизация с сервером…",
+    "end_of_day": "Сверка итогов на терминале…",
+    "test_page": "Печатаем тестовую страницу…",
+    "terminal_diagnosis": "Терминал проверяет себя…",
+}
 #: screens from which "Назад" goes where
 BACK = {"vehicle": "attract", "owner": "vehicle", "drivers": "owner", "period": "drivers", "quote": "period",
         "consent": "quote"}  # fmt: skip
@@ -55,6 +64,11 @@ class UiContext:
     service_mode: ServiceMode | None = None
     watchdog: Watchdog | None = None
     on_ready: Callable[[], None] | None = None
+    #: the technician's diagnostics (None: technician mode shows nothing but the exit)
+    technician: TechnicianDesk | None = None
+    #: TEST SEAM ONLY (``OSAGO_UI_TEST_FREEZE_AFTER``, read once at start-up by ``ui.main``): block the UI
+    #: thread for ``[1]`` seconds, ``[0]`` seconds after ready, to prove a frozen loop stops the watchdog pings
+    test_freeze: tuple[float, float] | None = None
 
 
 def load_rules() -> None:
@@ -87,6 +101,9 @@ class KioskApp(App):  # type: ignore[misc]
         self.translator = context.translator
         self.lowest_premium = context.lowest_premium
         self.service_mode = context.service_mode
+        self.technician = context.technician
+        self._technician_since = 0.0
+        self._health_running = False
         self.outcome_view: OutcomeView | None = None
         self.idle = IdleWatch(self.settings.idle_seconds, self.settings.idle_warning_seconds)
         self.ready = False
@@ -126,6 +143,10 @@ class KioskApp(App):  # type: ignore[misc]
             on_request_close=self._request_close,
         )
         self._events.append(Clock.schedule_interval(self._idle_tick, 0.5))
+        if self.service_mode is not None:
+            self._events.append(Clock.schedule_interval(self._technician_tick, 1.0))
+        if self.technician is not None:
+            self._events.append(Clock.schedule_interval(self._health_tick, 5.0))
         watchdog = self.context.watchdog
         if watchdog is not None and watchdog.interval:
             self._events.append(Clock.schedule_interval(self._watchdog_tick, watchdog.interval))
@@ -144,6 +165,11 @@ class KioskApp(App):  # type: ignore[misc]
             self.context.watchdog.ready("attract screen shown")
         if self.context.on_ready is not None:
             self.context.on_ready()
+        if self.context.test_freeze is not None:
+            after, seconds = self.context.test_freeze
+            log.warning("TEST SEAM: the UI thread will block for %.1f s in %.1f s (OSAGO_UI_TEST_FREEZE_AFTER)",
+                        seconds, after)  # fmt: skip
+            self._events.append(Clock.schedule_once(lambda _dt: time.sleep(seconds), after))
 
     def _watchdog_tick(self, _dt: float) -> None:
         assert self.context.watchdog is not None
@@ -347,7 +373,7 @@ class KioskApp(App):  # type: ignore[misc]
     # -- idle safety ---------------------------------------------------------------------------------
     def _activity(self, *_args: Any) -> bool:
         self.idle.touch(time.monotonic())
-        if self.service_mode is not None and self.root is not None and self.root.current == "diagnostics":
+        if self.service_mode is not None and self.root is not None and self.root.current in TECHNICIAN_SCREENS:
             self.service_mode.touch()
         return False
 
@@ -393,22 +419,138 @@ class KioskApp(App):  # type: ignore[misc]
 
     # -- technician mode -----------------------------------------------------------------------------------
     def technician_entry(self) -> None:
-        """The hidden corner was held: open diagnostics if a verified card and PIN opened service mode."""
+        """The hidden corner was held: the PIN pad or diagnostics, but only for a verified service card."""
         mode = self.service_mode
-        if mode is None or not mode.state.is_open:
-            log.info("technician entry refused: service mode is not open")
+        target = technician_screen(mode.state) if mode is not None else None
+        if target is None:
+            log.info("technician entry refused: no verified service card")
             return
         self.idle.suspend("technician")
-        self.go("diagnostics")
+        self._technician_since = time.monotonic()
+        self._technician_go(target)
+
+    def _technician_go(self, target: str) -> None:
+        if target == "diagnostics" and self.root.current == "diagnostics":
+            return
+        self.go(target)
+        if target == "diagnostics":
+            self.refresh_diagnostics()
 
     @mainthread  # type: ignore[misc]
     def service_mode_changed(self, state: Any) -> None:
-        """From the card reader's thread: the card was pulled or the session closed → leave."""
-        if not state.is_open and self.root is not None and self.root.current == "diagnostics":
+        """From the card reader's thread (or a PIN check): follow the card, or leave when it is gone."""
+        if self.root is None or self.root.current not in TECHNICIAN_SCREENS:
+            return
+        target = technician_screen(state)
+        if target is None or (target == PIN_SCREEN and self.root.current != PIN_SCREEN):
+            # Card pulled, session closed by idle or logout: back to the customers at once.
+            self.leave_technician()
+            return
+        if target == PIN_SCREEN:
+            self._technician_since = time.monotonic()
+            self.root.current_screen.refresh_soon()
+            return
+        if self.root.current == PIN_SCREEN and self._working:
+            return  # the PIN check still running opens diagnostics when it finishes (_pin_checked)
+        self._technician_go(target)
+
+    def _technician_tick(self, _dt: float) -> None:
+        """Close an idle service session; a refused card's message does not stay on screen for ever."""
+        assert self.service_mode is not None
+        state = self.service_mode.check_idle()
+        if self.root is None or self.root.current != PIN_SCREEN:
+            return
+        if state.phase is Phase.REJECTED and time.monotonic() - self._technician_since > REFUSED_SECONDS:
             self.leave_technician()
 
     def leave_technician(self) -> None:
-        if self.service_mode is not None and self.service_mode.state.is_open:
-            self.service_mode.logout()
+        """ "Выйти": close the session (the card must be re-inserted to come back) and show the attract screen."""
+        mode = self.service_mode
+        if mode is not None and mode.state.phase in (Phase.OPEN, Phase.AWAITING_PIN):
+            mode.logout()
+        if self.technician is not None:
+            self.technician.forget()
+        self._close_busy()
         self.idle.resume("technician", time.monotonic())
         self.go("attract")
+
+    def submit_pin(self) -> None:
+        """ "Войти" on the PIN pad: the PIN is checked in a worker (a slow hash by design)."""
+        desk = self.technician
+        if desk is None or not desk.pad.complete:
+            return
+        self.run_task(desk.submit_pin, self._pin_checked, "Проверяем PIN-код…")
+
+    def _pin_checked(self, _result: Any) -> None:
+        assert self.service_mode is not None
+        target = technician_screen(self.service_mode.state)
+        if self.root.current != PIN_SCREEN:
+            return
+        if target is None:
+            self.leave_technician()
+        elif target == "diagnostics":
+            self._technician_go(target)
+        else:
+            self._technician_since = time.monotonic()
+            self.root.current_screen.refresh_soon()
+
+    def refresh_diagnostics(self) -> None:
+        """Run every check in a worker ("Проверяем…" with a progress bar), then redraw the tiles."""
+        desk = self.technician
+        if desk is None:
+            return
+        self.run_task(desk.refresh, lambda _tiles: self._redraw_technician(), "Проверяем устройства…")
+
+    def _redraw_technician(self) -> None:
+        if self.root.current in TECHNICIAN_SCREENS:
+            self.root.current_screen.refresh_soon()
+
+    def technician_action(self, key: str, done: Callable[[Any], None]) -> None:
+        """One action of a tile, in a worker, with progress text where the action reports it."""
+        desk = self.technician
+        if desk is None:
+            return
+        text = BUSY_TEXTS.get(key, "Подождите…")
+        self.run_task(lambda: desk.run(key, on_progress=self.busy_progress), done, text)
+
+    def technician_work(self, work: Callable[[], Any], done: Callable[[Any], None], text: str) -> None:
+        """Other blocking technician work (backup, resolving a sale) in a worker."""
+        self.run_task(work, done, text)
+
+    @mainthread  # type: ignore[misc]
+    def busy_progress(self, text: str) -> None:
+        """A worker's progress, shown on the "Подождите…" overlay."""
+        if self._busy is not None:
+            self._busy.text = text
+
+    # -- the operator's dashboard: periodic health reports -----------------------------------------------
+    def _health_tick(self, _dt: float) -> None:
+        """Queue a ``device.health`` event when due — only on the idle attract screen, never in a sale."""
+        desk = self.technician
+        now = time.monotonic()
+        if desk is None or self._health_running or not desk.health.due(now):
+            return
+        if self.root is None or self.root.current != "attract" or self.flow.sale_id is not None or self._working:
+            desk.health.postponed(now)
+            return
+        self._health_running = True
+
+        def report() -> None:
+            try:
+                sent = desk.report_health_if_idle()
+            except Exception:
+                log.exception("health report failed")
+                sent = False
+            self._health_reported(sent)
+
+        threading.Thread(target=report, name="health-report", daemon=True).start()
+
+    @mainthread  # type: ignore[misc]
+    def _health_reported(self, sent: bool) -> None:
+        self._health_running = False
+        if self.technician is not None:
+            now = time.monotonic()
+            if sent:
+                self.technician.health.reported(now)
+            else:
+                self.technician.health.postponed(now)

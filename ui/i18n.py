@@ -75,6 +75,8 @@ _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _KV_STRING = re.compile(r"'((?:[^'\\]|\\.)*)'")
 #: kiosk modules whose fixed Russian messages reach the screen (validators, the sale service)
 DOMAIN_SOURCES = ("kiosk/validation.py", "kiosk/sale/service.py")
+#: the technician's screens are Russian only (a service engineer, not a customer): not in the catalogue
+TECHNICIAN_ONLY = ("technician_pin", "diagnostics", "diagnostics_detail", "diagnostics_resolve", "technician")
 
 
 def _python_messages(path: Path) -> Iterator[tuple[str, int]]:
@@ -109,11 +111,11 @@ def extract(root: Path) -> Catalog:
     """The message template: every customer text of the UI (and the kiosk's fixed messages)."""
     catalog = Catalog(project="osago-kiosk", domain=DOMAIN, locale=None, fuzzy=False)
     ui_dir = root / "ui"
-    files = sorted(p for p in ui_dir.rglob("*.py") if "locale" not in p.parts)
+    files = sorted(p for p in ui_dir.rglob("*.py") if "locale" not in p.parts and p.stem not in TECHNICIAN_ONLY)
     for path in files + [root / name for name in DOMAIN_SOURCES]:
         for text, line in _python_messages(path):
             catalog.add(text, locations=[(path.relative_to(root).as_posix(), line)])
-    for path in sorted(ui_dir.rglob("*.kv")):
+    for path in sorted(p for p in ui_dir.rglob("*.kv") if p.stem not in TECHNICIAN_ONLY):
         for text, line in _kv_messages(path):
             catalog.add(text, locations=[(path.relative_to(root).as_posix(), line)])
     return catalog

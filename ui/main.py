@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kiosk.bootstrap import Kiosk
 from kiosk.config import KioskSettings
+from kiosk.diagnostics import Diagnostics
 from kiosk.sdnotify import Watchdog
 from kiosk.service_mode import ServiceMode
 from ui.boot import configure_kivy
@@ -16,8 +18,16 @@ from ui.i18n import Translator
 from ui.presenters.attract import lowest_premium
 from ui.presenters.consent import load_consents
 from ui.presenters.sale import SaleFlow
+from ui.presenters.technician import TechnicianDesk
 
-__all__ = ["build_context", "prepare", "run_ui"]
+__all__ = ["FREEZE_AFTER", "FREEZE_SECONDS", "build_context", "build_desk", "freeze_seam", "prepare", "run_ui"]
+
+#: TEST SEAM ONLY: seconds after ready at which the UI thread blocks once (``tests/integration/
+#: test_kiosk_run.py`` proves a frozen loop stops the systemd watchdog pings). Read from the environment
+#: once, at start-up; nothing on the screen can set it. Never set it on a kiosk: systemd would restart it.
+FREEZE_AFTER = "OSAGO_UI_TEST_FREEZE_AFTER"
+#: TEST SEAM ONLY: how long that block lasts (seconds, default 5)
+FREEZE_SECONDS = "OSAGO_UI_TEST_FREEZE_SECONDS"
 
 log = logging.getLogger("ui.main")
 
@@ -39,6 +49,39 @@ def build_flow(kiosk: Kiosk, settings: KioskSettings) -> SaleFlow:
     )
 
 
+def freeze_seam(env: Mapping[str, str] | None = None) -> tuple[float, float] | None:
+    """The test seam's (after, seconds), or None when ``OSAGO_UI_TEST_FREEZE_AFTER`` is unset or malformed."""
+    env = os.environ if env is None else env
+    raw = env.get(FREEZE_AFTER)
+    if not raw:
+        return None
+    try:
+        after, seconds = float(raw), float(env.get(FREEZE_SECONDS) or 5)
+    except ValueError:
+        log.error("%s=%r is not a number of seconds; ignored", FREEZE_AFTER, raw)
+        return None
+    if not (0 <= after <= 3600 and 0 < seconds <= 600):
+        log.error("%s / %s out of range; ignored", FREEZE_AFTER, FREEZE_SECONDS)
+        return None
+    return after, seconds
+
+
+def build_desk(
+    kiosk: Kiosk, settings: KioskSettings, diagnostics: Diagnostics, service_mode: ServiceMode
+) -> TechnicianDesk:
+    """The technician's screens over the running kiosk's diagnostics and service mode."""
+    section = settings.diagnostics
+    return TechnicianDesk(
+        diagnostics=diagnostics,
+        service_mode=service_mode,
+        sales=kiosk.service,
+        zone=settings.zone,
+        media_roots=section.media_roots,
+        backup_fallback=settings.data_path(section.backup_dir),
+        health_every=section.health_minutes * 60,
+    )
+
+
 def build_context(
     kiosk: Kiosk,
     settings: KioskSettings,
@@ -46,11 +89,16 @@ def build_context(
     service_mode: ServiceMode | None = None,
     watchdog: Watchdog | None = None,
     on_ready: Callable[[], None] | None = None,
+    diagnostics: Diagnostics | None = None,
+    freeze: tuple[float, float] | None = None,
 ) -> Any:
     """Everything the app needs (imports Kivy: call after ``configure_kivy``)."""
     from ui.app import UiContext
 
     flow = build_flow(kiosk, settings)
+    desk = None
+    if diagnostics is not None and service_mode is not None:
+        desk = build_desk(kiosk, settings, diagnostics, service_mode)
     return UiContext(
         flow=flow,
         settings=settings.ui,
@@ -59,6 +107,8 @@ def build_context(
         service_mode=service_mode,
         watchdog=watchdog,
         on_ready=on_ready,
+        technician=desk,
+        test_freeze=freeze,
     )
 
 
@@ -78,12 +128,16 @@ def run_ui(
     service_mode: ServiceMode | None = None,
     watchdog: Watchdog | None = None,
     listeners: list[Callable[[Any], None]] | None = None,
+    diagnostics: Diagnostics | None = None,
 ) -> int:
     """Build the app and run it until the window closes (``prepare`` first, or it is done here)."""
     prepare(settings, windowed=windowed)
     from ui.app import KioskApp
 
-    app = KioskApp(build_context(kiosk, settings, service_mode=service_mode, watchdog=watchdog))
+    context = build_context(
+        kiosk, settings, service_mode=service_mode, watchdog=watchdog, diagnostics=diagnostics, freeze=freeze_seam()
+    )
+    app = KioskApp(context)
     if listeners is not None:
         listeners.append(app.service_mode_changed)
     app.run()

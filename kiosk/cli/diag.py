@@ -32,7 +32,7 @@ def register(cli: Commands) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run every check and print the tiles."""
-    from kiosk.bootstrap import build_kiosk, card_reader, diagnostics
+    from kiosk.bootstrap import build_kiosk, card_reader, diagnostics, server_probe
     from kiosk.config import load_settings
     from kiosk.diagnostics import verdict
     from kiosk.logs import attach_file_log
@@ -45,7 +45,9 @@ def handle(args: argparse.Namespace) -> int:
         with contextlib.suppress(Exception):
             reader = card_reader(settings)
             reader.start(lambda _event: None)
-        checks = diagnostics(kiosk, reader_status=reader.status if reader else None)
+        checks = diagnostics(
+            kiosk, reader_status=reader.status if reader else None, server_status=server_probe(settings)
+        )
         tiles = checks.tiles()
         can_sell, reasons = verdict(tiles)
         if not args.no_health_event:

@@ -33,8 +33,9 @@ def register(cli: Commands) -> None:
 
 def handle_run(args: argparse.Namespace) -> int:
     """Build the kiosk, recover unfinished sales, purge old personal data, then run the touchscreen."""
-    from kiosk.bootstrap import build_kiosk, service_mode
+    from kiosk.bootstrap import build_kiosk, diagnostics, journal_audit, server_probe, service_mode
     from kiosk.config import load_settings
+    from kiosk.logs import attach_file_log
     from kiosk.sale.recovery import recover
     from kiosk.sale.retention import purge_personal_data
     from kiosk.sdnotify import Watchdog
@@ -42,6 +43,8 @@ def handle_run(args: argparse.Namespace) -> int:
     for name in ("ui", "kiosk.run"):
         logging.getLogger(name).setLevel(logging.INFO)
     settings = load_settings(args.config)
+    # The technician's screen shows the last lines of this file.
+    attach_file_log(settings.data_dir)
     watchdog = Watchdog()
     watchdog.notifier.status("starting devices")
     ui = importlib.import_module("ui.main")
@@ -83,13 +86,26 @@ def handle_run(args: argparse.Namespace) -> int:
             raise failed[0]
         kiosk = started[0]
         try:
-            mode = service_mode(settings, on_change=relay)
+            mode = service_mode(settings, on_change=relay, audit=journal_audit(kiosk.journal))
             mode.start()
         except Exception as exc:  # the kiosk sells without technician mode; diagnostics say why
             log.warning("technician mode unavailable: %s", exc)
             mode = None
+        # The technician's checks and actions on this kiosk's own devices (no second connection).
+        checks = diagnostics(
+            kiosk,
+            reader_status=mode.reader_status if mode is not None else None,
+            server_status=server_probe(settings),
+            sync=True,
+        )
         code: int = ui.run_ui(
-            kiosk, settings, windowed=args.windowed, service_mode=mode, watchdog=watchdog, listeners=listeners
+            kiosk,
+            settings,
+            windowed=args.windowed,
+            service_mode=mode,
+            watchdog=watchdog,
+            listeners=listeners,
+            diagnostics=checks,
         )
         return code
     finally:

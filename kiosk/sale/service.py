@@ -192,6 +192,12 @@ class SaleService:
         # One customer, one operation at a time: the UI calls from worker threads.
         self._busy = threading.RLock()
 
+    @property
+    def device_lock(self) -> threading.RLock:
+        """Held by every sale verb, payment and printing included: whoever else uses the terminal or the
+        printer (diagnostics, health reports) takes it too, so they never talk to a device mid-sale."""
+        return self._busy
+
     # ------------------------------------------------------------------------------------------
     # journal helpers
 

@@ -12,34 +12,22 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from kiosk.config import UiSection
+from tests.support.xvfb import start_xvfb
 
 
 def _start_xvfb() -> None:
-    if os.environ.get("DISPLAY") or shutil.which("Xvfb") is None:
-        if not os.environ.get("DISPLAY"):
-            os.environ["SDL_VIDEODRIVER"] = "offscreen"
+    if os.environ.get("DISPLAY"):
         return
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    number = b""
-    while not number.endswith(b"\n"):
-        chunk = os.read(read, 16)
-        if not chunk:
-            raise RuntimeError("Xvfb did not start")
-        number += chunk
-    os.close(read)
-    os.environ["DISPLAY"] = ":" + number.decode().strip()
+    started = start_xvfb()
+    if started is None:
+        os.environ["SDL_VIDEODRIVER"] = "offscreen"
+        return
+    proc, display = started
+    os.environ["DISPLAY"] = display
 
     def stop() -> None:
         proc.terminate()

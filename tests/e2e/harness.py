@@ -104,6 +104,15 @@ class Driver:
     def tap_button(self, text: str) -> None:
         self.tap(self.button(text))
 
+    def long_press(self, widget: Any, seconds: float) -> None:
+        """Hold a finger on ``widget`` for ``seconds`` (the hold is told to the screen, not waited for)."""
+        touch = UnitTestTouch(*widget.to_window(*widget.center))
+        touch.touch_down()
+        self.frames(2)
+        self.screen._pressed_at -= seconds
+        touch.touch_up()
+        self.frames(2)
+
     def wait_modals_closed(self) -> None:
         """Until every pop-up has finished closing (a closing one still takes touches)."""
         self.wait(lambda: all(not isinstance(w, ModalView) for w in Window.children), 5, "pop-ups closed")
@@ -179,7 +188,14 @@ class Driver:
 
 
 def start_app(
-    service: Any, journal: Journal, shots: Path, ui: UiSection | None = None, service_mode: Any = None, **flow_kw: Any
+    service: Any,
+    journal: Journal,
+    shots: Path,
+    *,
+    ui: UiSection | None = None,
+    service_mode: Any = None,
+    technician: Any = None,
+    **flow_kw: Any,
 ) -> Driver:
     """A KioskApp on ``service``, shown in the session's window (pattern A of the kiosk report)."""
     settings = ui or UiSection()
@@ -199,6 +215,7 @@ def start_app(
         lowest_premium=lowest_premium(engine, flow.earliest()),
         translator=Translator(settings.languages, settings.language),
         service_mode=service_mode,
+        technician=technician,
     )
     EventLoop.ensure_window()
     Window.size = (1280, 800)

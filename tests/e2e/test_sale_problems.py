@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kivy.tests.common import UnitTestTouch
 
 from drivers.payment.codes import Outcome
 from drivers.payment.recorder import RecordingTerminal
@@ -149,41 +148,6 @@ def test_the_customer_switches_to_english_and_back(tmp_path: Path, drive: Callab
     assert "1. Vehicle" in d.texts() and d.button("Next")
     d.tap_button("RU")
     assert d.button("Далее") and "1. Автомобиль" in d.texts()
-
-
-class OpenServiceMode:
-    """Stands in for kiosk.service_mode.ServiceMode after a verified card and PIN."""
-
-    def __init__(self) -> None:
-        self.state = type("State", (), {"is_open": True, "card_id": "TECH-0042"})()
-        self.logged_out = False
-
-    def touch(self) -> None:
-        pass
-
-    def logout(self) -> None:
-        self.logged_out = True
-        self.state.is_open = False
-
-
-def test_a_long_press_in_the_corner_opens_technician_mode_only_when_service_mode_is_open(
-    tmp_path: Path, drive: Callable[..., Driver]
-) -> None:
-    service = fake_service(tmp_path)
-    mode = OpenServiceMode()
-    d = drive(service, service.journal, service_mode=mode)
-    corner = d.screen.ids.corner
-    x, y = corner.to_window(*corner.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    d.frames(2)
-    d.screen._pressed_at -= 3.5  # held for 3.5 s
-    touch.touch_up()
-    d.wait(lambda: d.screen_name == "diagnostics", 5, "diagnostics")
-    assert "TECH-0042" in d.texts() and "technician" in d.app.idle.suspended
-    d.tap_button("Выйти из режима техника")
-    d.wait_screen("attract")
-    assert mode.logged_out and not d.app.idle.suspended
 
 
 def test_back_from_the_first_step_ends_the_sale_and_the_next_customer_gets_russian(

@@ -14,5 +14,8 @@ SCREENS = (
     "done",
     "application",
     "error",
+    "technician_pin",
     "diagnostics",
+    "diagnostics_detail",
+    "diagnostics_resolve",
 )

@@ -29,3 +29,12 @@ FONT_SMALL = 19
 BUTTON_HEIGHT = 80
 FIELD_HEIGHT = 100
 TOP_BAR = 64
+
+# Technician mode: traffic lights (each also says its word: never colour alone)
+LIGHT_GREEN = (0.11, 0.55, 0.27, 1)
+LIGHT_YELLOW = (0.98, 0.76, 0.18, 1)
+LIGHT_RED = (0.78, 0.13, 0.13, 1)
+LIGHTS = {"green": LIGHT_GREEN, "yellow": LIGHT_YELLOW, "red": LIGHT_RED}
+#: text on each light (dark on yellow, white on green and red)
+LIGHT_TEXT = {"green": (1, 1, 1, 1), "yellow": (0.12, 0.10, 0.02, 1), "red": (1, 1, 1, 1)}
+TECH_BAR = (0.16, 0.19, 0.24, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import uuid
 from collections import namedtuple
@@ -12,10 +13,14 @@ from sqlalchemy import select
 
 from drivers.payment import Fate
 from drivers.printer.recorder import NEAR_END, PAPER_OUT
-from kiosk.diagnostics import Diagnostics, Light, ServerStatus, verdict
+from kiosk.bootstrap import journal_audit
+from kiosk.diagnostics import Diagnostics, Light, ServerStatus, backup_targets, verdict
+from kiosk.insurer.http import ServerUnreachableError
 from kiosk.journal.models import JournalEntry, OutboxEvent
 from kiosk.sale.service import SaleError
 from kiosk.sale.states import SaleState
+from kiosk.service_access import AuditEvent, AuditKind
+from kiosk.sync import probe_server
 from tests.unit.sale.conftest import MOSCOW, Rig
 from tests.unit.sale.test_service import ready_sale
 
@@ -166,3 +171,78 @@ def test_last_log_lines_and_sales_are_there_for_the_technician(rig: Rig, tmp_pat
 
     assert d.last_log_lines()[-1] == "line 299" and len(d.last_log_lines()) == 200
     assert [row["state"] for row in d.last_sales()] == ["completed"]
+
+
+def test_backup_targets_are_the_media_mounted_under_the_roots_then_the_fallback(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    for name in ("USB STICK", "sdc1"):
+        (media / name).mkdir(parents=True)
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        f"/dev/sda1 / ext4 rw 0 0\n"
+        f"tmpfs {media} tmpfs rw 0 0\n"
+        f"/dev/sdb1 {media}/USB\\040STICK vfat rw 0 0\n"
+        f"/dev/sdc1 {media}/sdc1 vfat rw 0 0\n"
+        f"/dev/sdd1 {tmp_path}/elsewhere vfat rw 0 0\n"
+    )
+
+    targets = backup_targets(
+        [media], tmp_path / "backups", mounts_file=mounts, disk_usage=lambda _p: Usage(1, 0, 2**30)
+    )
+
+    assert [t.path for t in targets] == [media / "USB STICK", media / "sdc1", tmp_path / "backups"]
+    assert [t.removable for t in targets] == [True, True, False]
+    assert targets[0].label == f"USB-носитель: {media / 'USB STICK'}, свободно 1024 МБ"
+
+
+class FakeStatusClient:
+    """Answers GET /api/v1/status with a server clock ``behind`` seconds behind the kiosk."""
+
+    def __init__(self, behind: float, fail: Exception | None = None) -> None:
+        self.behind = behind
+        self.fail = fail
+
+    def request(self, method: str, path: str, **_kw: object) -> object:
+        if self.fail is not None:
+            raise self.fail
+        assert (method, path) == ("GET", "/api/v1/status")
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.behind)
+
+    def json(self, response: object) -> dict[str, str]:
+        assert isinstance(response, dt.datetime)
+        return {"server_time": response.isoformat(), "kiosk_id": "KIOSK-TEST"}
+
+
+def test_the_server_probe_measures_the_clock_skew_and_reports_an_unreachable_server() -> None:
+    skewed = probe_server(FakeStatusClient(120))  # type: ignore[arg-type]
+    down = probe_server(FakeStatusClient(0, ServerUnreachableError("connection refused")))  # type: ignore[arg-type]
+
+    assert skewed.reachable and skewed.clock_skew_seconds is not None and 119 <= skewed.clock_skew_seconds <= 121
+    assert not down.reachable and "connection refused" in down.detail
+
+
+def test_an_unreachable_or_unconfigured_server_is_a_warning_not_a_stop(rig: Rig, tmp_path: Path) -> None:
+    down = diag(rig, tmp_path, server=ServerStatus(False, None, "connection refused")).tiles()
+    unset = diag(rig, tmp_path, server=ServerStatus(False, None, "нет ключа", configured=False)).tiles()
+
+    for tiles, text in ((down, "не отвечает"), (unset, "не настроен")):
+        (tile,) = [t for t in tiles if t.key == "server"]
+        assert tile.light is Light.YELLOW and text in tile.summary and verdict(tiles)[0]
+
+
+def test_service_card_events_are_journaled_and_only_a_verified_card_is_an_actor(rig: Rig) -> None:
+    record = journal_audit(rig.journal)
+    at = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+    record(AuditEvent(AuditKind.CARD_REFUSED, at, ACTOR, False, "bad_response"))
+    record(AuditEvent(AuditKind.SESSION_OPENED, at, ACTOR, True))
+
+    with rig.journal.session() as session:
+        entries = [
+            (e.actor, e.action, e.detail) for e in session.scalars(select(JournalEntry).order_by(JournalEntry.id))
+        ]
+    assert [(a, b) for a, b, _ in entries] == [
+        ("unverified", "service_card.card_refused"),
+        (ACTOR, "service_card.session_opened"),
+    ]
+    assert entries[0][2]["card_id"] == ACTOR and entries[0][2]["verified"] is False
