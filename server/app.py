@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from typing import Any
@@ -18,7 +19,7 @@ from server.reports import Reports
 from server.rsa import RsaAis, open_rsa
 from server.web import build_web
 
-__all__ = ["app_from_env", "create_app", "load_bundle", "open_server_database"]
+__all__ = ["app_from_env", "create_app", "load_bundle", "open_server_database", "settle_collector"]
 
 log = logging.getLogger(__name__)
 
@@ -74,4 +75,17 @@ def create_app(settings: ServerSettings, *, database: Database | None = None, rs
 def app_from_env() -> FastAPI:
     """uvicorn's factory for worker processes: settings from $OSAGO_SERVER_CONFIG and the environment."""
     settings = load_server_settings(os.environ.get("OSAGO_SERVER_CONFIG"))
-    return create_app(settings, database=open_server_database(settings, create=False))
+    app = create_app(settings, database=open_server_database(settings, create=False))
+    settle_collector()
+    return app
+
+
+def settle_collector() -> None:
+    """Tune the garbage collector for serving, once the application is built.
+
+    Everything built so far lives as long as the process: keep it out of the collector's full passes,
+    and collect the young generation less often (a 100-event batch allocates thousands of objects).
+    Both cut the pauses that a kiosk waiting on sync sees as its slowest answers.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)

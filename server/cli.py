@@ -47,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Migrate the database and serve HTTP until stopped (SIGTERM/SIGINT)."""
     import uvicorn
 
-    from server.app import create_app, open_server_database
+    from server.app import create_app, open_server_database, settle_collector
 
     settings = _settings(args)
     host = args.host or settings.http.host
@@ -57,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info("database %s at revision %s", database.engine.url.render_as_string(), database.head_revision())
     if workers == 1:
         app = create_app(settings, database=database)
+        settle_collector()
         uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=args.access_log)
         return 0
     database.close()

@@ -5,6 +5,7 @@ with every event exactly once and projections that count each sale once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import subprocess
@@ -22,7 +23,9 @@ from kiosk.journal.db import Journal, open_journal
 from kiosk.privacy import PersonalDataCipher
 from kiosk.sync import SyncError, push_outbox, run_sync
 from server.db import Database, open_database
+from server.ingest import ingest_events
 from server.models import Event, Payment, Policy, Sale
+from server.schemas import EventIn
 from tests.integration.server.conftest import ProvisionedKiosk, fast_client, fresh_database, provision
 from tests.support.sale_events import SALE_KINDS, emit_sales, envelopes
 from tests.support.server_process import REPO, FlakyProxy, ServerProcess
@@ -257,3 +260,47 @@ def test_application_statuses_set_by_an_operator_come_back_into_the_journal(
     journal.close()
     assert report.error is None and report.applications_updated == 1
     assert status == "исполнена"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_stored_events_read_back_exactly_as_the_kiosk_sent_them(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # PostgreSQL takes a batch as one JSON document (server.ingest._store_new), SQLite row by row:
+    # both must keep text, numbers, nesting, empty personal data and the instant of every event.
+    database = open_database(fresh_database(request, kind, tmp_path))
+    try:
+        provision(database.engine.url.render_as_string(hide_password=False), "KIOSK-0007", tmp_path / "k.key")
+        moscow = dt.timezone(dt.timedelta(hours=3))
+        sent = [
+            EventIn(
+                event_id=f"KIOSK-0007-{n:04d}",
+                kind="device.health" if n % 2 else "sale.abandoned",
+                kiosk_id="KIOSK-0007",
+                sale_id=None if n % 2 else f"S-{n}",
+                created_at=dt.datetime(2026, 11, 21, 23, 59, 59, 123456, tzinfo=moscow) + dt.timedelta(seconds=n),
+                payload={
+                    "text": 'Полис «ОСАГО»\n"кавычки" \\ \x00 ✓',
+                    "amount": "8432.17",
+                    "n": 2**40,
+                    "ratio": 0.25,
+                    "nested": {"list": [1, None, True]},
+                    "empty": {},
+                },
+                personal=None if n % 3 else {"ciphertext": "gAAAAA" + "x" * 40},
+            )
+            for n in range(12)
+        ]
+        first = ingest_events(database, "KIOSK-0007", sent, dt.datetime.now(dt.UTC))
+        again = ingest_events(database, "KIOSK-0007", list(reversed(sent)), dt.datetime.now(dt.UTC))
+        assert (first.stored, first.duplicates, again.stored, again.duplicates) == (12, 0, 0, 12)
+        with database.session() as session:
+            stored = {e.event_id: e for e in session.scalars(select(Event).where(Event.kiosk_id == "KIOSK-0007"))}
+        for event in sent:
+            row = stored[event.event_id]
+            assert (row.kind, row.sale_id, row.payload, row.personal) == (
+                event.kind, event.sale_id, event.payload, event.personal
+            )  # fmt: skip
+            assert row.created_at == event.created_at and row.created_at.utcoffset() == dt.timedelta(0)
+    finally:
+        database.close()
