@@ -32,13 +32,14 @@ from kiosk.diagnostics import Diagnostics
 from kiosk.journal.models import JournalEntry, OutboxEvent, SaleRecord
 from kiosk.money import rub
 from kiosk.sale.samples import sample_customer
-from kiosk.service_access import AccessState, MemoryAttemptStore, Phase, PinHash, ServiceAccess, derive_card_key
+from kiosk.service_access import AccessState, MemoryAttemptStore, Phase, ServiceAccess, derive_card_key
 from kiosk.service_mode import ServiceMode
 from tests.e2e.harness import Driver
 from tests.e2e.rigs import MOSCOW, fake_service
 from tests.support.clock import FakeClock
 from tests.support.kiosk_processes import write_config
 from tests.support.pcscd import PcscdService
+from tests.support.technician import CARD_ID, PIN, PIN_HASH
 from tests.support.virtual_card import VirtualCard
 from ui.main import build_desk
 from ui.presenters.technician import TechnicianDesk
@@ -46,10 +47,6 @@ from ui.presenters.technician import TechnicianDesk
 pytestmark = pytest.mark.e2e
 
 MASTER_KEY = bytes.fromhex("5a" * 32)
-CARD_ID = "TECH-0042"
-PIN = "4826"
-# Cheap scrypt parameters keep the test fast; production hashes use log2 N = 14.
-PIN_HASH = PinHash.create(PIN, log2_n=10)
 
 
 @dataclass

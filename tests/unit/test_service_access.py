@@ -39,10 +39,10 @@ from kiosk.service_access import (
 from kiosk.service_mode import ServiceMode
 from kiosk.service_store import JsonAttemptStore
 from tests.support.clock import FakeClock
+from tests.support.technician import PIN, PIN_HASH
 
 MASTER = bytes(range(32))
-PIN = "4826"
-HASH = PinHash.create(PIN, log2_n=10)
+HASH = PIN_HASH
 
 
 class World:

@@ -28,7 +28,6 @@ from kiosk.service_access import (
     AuditKind,
     CloseReason,
     Phase,
-    PinHash,
     PinResult,
     ServiceAccess,
     derive_card_key,
@@ -37,15 +36,12 @@ from kiosk.service_mode import ServiceMode
 from kiosk.service_store import JsonAttemptStore
 from tests.support.clock import FakeClock
 from tests.support.pcscd import PcscdService
+from tests.support.technician import CARD_ID, PIN, PIN_HASH
 from tests.support.virtual_card import VirtualCard
 
 pytestmark = [pytest.mark.integration, pytest.mark.serial_only, pytest.mark.timeout(60)]
 
 MASTER_KEY = bytes.fromhex("8f" * 16 + "21" * 16)
-CARD_ID = "TECH-0042"
-PIN = "4826"
-# Cheap scrypt parameters keep five wrong PINs fast; production hashes use log2 N = 14.
-PIN_HASH = PinHash.create(PIN, log2_n=10)
 
 
 @dataclass

@@ -26,13 +26,13 @@ from kiosk.service_access import (
     AccessState,
     MemoryAttemptStore,
     Phase,
-    PinHash,
     PinResult,
     ServiceAccess,
     derive_card_key,
 )
 from kiosk.service_mode import ServiceMode
 from tests.support.clock import FakeClock
+from tests.support.technician import PIN, PIN_HASH
 from tests.unit.sale.conftest import MOSCOW, Rig
 from tests.unit.sale.test_service import ready_sale
 from ui.main import freeze_seam
@@ -49,8 +49,7 @@ from ui.presenters.technician import (
 
 MASTER = bytes(range(32))
 CARD = "TECH-0042"
-PIN = "4826"
-HASH = PinHash.create(PIN, log2_n=10)
+HASH = PIN_HASH
 Usage = namedtuple("Usage", "total used free")
 
 
