@@ -289,13 +289,13 @@ class Diagnostics:
             last_result = None if last is None else _payment_line(last)
         details = {
             "ready": status.ready,
-            "reason": status.reason,
+            "reason": status.reason_ru,
             "terminal_id": status.terminal_id,
             "software": status.software_version,
             "last_payment": last_result,
         }
         if not status.ready:
-            return Tile("terminal", "Терминал оплаты", Light.RED, f"Не готов: {status.reason}", True, details)
+            return Tile("terminal", "Терминал оплаты", Light.RED, f"Не готов: {status.reason_ru}", True, details)
         return Tile("terminal", "Терминал оплаты", Light.GREEN, "Готов", False, details)
 
     def _reader(self) -> Tile:

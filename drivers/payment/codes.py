@@ -240,6 +240,39 @@ def terminal_status(code: int) -> tuple[bool, str]:
     return TERMINAL_STATUS.get(code, (False, f"unknown terminal status {code:02X}"))
 
 
+# The same status bytes for the technician's screen and the journal (Russian, as the kiosk speaks).
+_TERMINAL_STATUS_RU: dict[int, str] = {
+    0x00: "терминал готов",
+    0x51: "нужна инициализация терминала",
+    0x62: "на терминале неверные дата и время",
+    0x9C: "терминал занят (например, обновляет ПО)",
+    0x9D: "частичная выдача товара",
+    0xB1: "память терминала заполнена",
+    0xB2: "журнал терминала заполнен",
+    0xBF: "низкое напряжение питания",
+    0xC0: "неисправен фиксатор карты",
+    0xC1: "карта продавца заблокирована",
+    0xC2: "нужна диагностика терминала",
+    0xC4: "неверный профиль карт",
+    0xCC: "принтер терминала не готов",
+    0xDC: "в терминале карта",
+    0xDF: "терминал не работает",
+    0xE0: "идёт удалённое обслуживание",
+    0xE1: "карта извлечена не полностью",
+    0xE2: "неисправен картридер терминала",
+    0xE3: "шторка картридера закрыта",
+    0xE4: "нужна активация терминала",
+    0xF0: "нужна сверка итогов",
+    0xF6: "нет данных OPT",
+}
+TERMINAL_STATUS_RU: Final = MappingProxyType(_TERMINAL_STATUS_RU)
+
+
+def terminal_status_ru(code: int) -> str:
+    """The Russian reason for a terminal status byte (unknown codes named by their hex value)."""
+    return TERMINAL_STATUS_RU.get(code, f"неизвестное состояние терминала {code:02X}")
+
+
 # ZVT card type IDs (BMP 8A). Only what a Russian kiosk is likely to see plus the common ones.
 _CARD_TYPES: dict[int, str] = {
     0x02: "ec-card",

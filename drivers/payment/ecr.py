@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from drivers.payment import messages as m
 from drivers.payment.apdu import decode_apdu
-from drivers.payment.codes import Outcome, status_text_ru, terminal_status
+from drivers.payment.codes import Outcome, status_text_ru, terminal_status, terminal_status_ru
 from drivers.payment.errors import (
     LinkClosedError,
     ProtocolError,
@@ -126,6 +126,8 @@ class ZvtTerminal:
         self._early: deque[bytes] = deque()
         self._abort = threading.Event()
         self._registered = False
+        #: the terminal id from the last Registration (06 00): the status enquiry does not carry it
+        self._terminal_id: str | None = None
         self._dialogue_ids = itertools.count(1)
         self._wait: _GoodsWait | None = None
         self._finished: dict[int, Completion] = {}
@@ -296,6 +298,7 @@ class ZvtTerminal:
             raise TerminalRefusedError(f"registration aborted: {ex.end_code}", ex.end_code)
         status, tid, currency = m.decode_registration_completion(ex.end_data)
         self._registered = True
+        self._terminal_id = tid or self._terminal_id
         return Registration(terminal_id=tid, status_byte=status, currency=currency)
 
     def status(self) -> TerminalStatus:
@@ -303,19 +306,36 @@ class ZvtTerminal:
         try:
             self._begin("status")
         except TerminalError as exc:
-            return TerminalStatus(False, str(exc))
+            return TerminalStatus(False, str(exc), text_ru=f"терминал занят или недоступен ({exc})")
         try:
             self._command(m.status_enquiry(self.password))
             ex = self._dialogue(_Exchange())
             if ex.end == "abort":
-                return TerminalStatus(False, f"terminal answered abort {ex.end_code}", ex.end_code)
+                return TerminalStatus(
+                    False,
+                    f"terminal answered abort {ex.end_code}",
+                    ex.end_code,
+                    text_ru=f"терминал отклонил запрос состояния (код {ex.end_code})",
+                )
             enquiry = m.decode_enquiry_completion(ex.end_data)
             if enquiry.terminal_status is None:
-                return TerminalStatus(False, "terminal status missing", software_version=enquiry.software_version)
+                return TerminalStatus(
+                    False,
+                    "terminal status missing",
+                    software_version=enquiry.software_version,
+                    text_ru="терминал не сообщил своё состояние",
+                )
             ready, reason = terminal_status(enquiry.terminal_status)
-            return TerminalStatus(ready, reason, enquiry.terminal_status, enquiry.software_version)
+            return TerminalStatus(
+                ready,
+                reason,
+                enquiry.terminal_status,
+                enquiry.software_version,
+                self._terminal_id,
+                text_ru=terminal_status_ru(enquiry.terminal_status),
+            )
         except TerminalError as exc:
-            return TerminalStatus(False, f"{type(exc).__name__}: {exc}")
+            return TerminalStatus(False, f"{type(exc).__name__}: {exc}", text_ru=f"нет связи с терминалом ({exc})")
         finally:
             self._end()
 

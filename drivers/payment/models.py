@@ -141,6 +141,13 @@ class TerminalStatus:
     status_code: int | None = None
     software_version: str | None = None
     terminal_id: str | None = None
+    #: the reason in Russian, for the technician's screen and the journal ("" when only ``reason`` is known)
+    text_ru: str = ""
+
+    @property
+    def reason_ru(self) -> str:
+        """The Russian reason when there is one, else the driver's own words."""
+        return self.text_ru or self.reason
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _status(terminal: PaymentTerminal, args: argparse.Namespace, amount: Decimal | None) -> int:
     status = terminal.status()
-    _emit(args, asdict(status), [f"терминал {'готов' if status.ready else 'не готов'}: {status.reason}"])
+    _emit(args, asdict(status), [f"терминал {'готов' if status.ready else 'не готов'}: {status.reason_ru}"])
     return 0 if status.ready else 1
 
 

@@ -356,7 +356,7 @@ class SaleService:
             problems.append(("printer", printer_status.summary()))  # "Принтер не готов: нет бумаги; …"
         terminal_status = self.terminal.status()
         if not terminal_status.ready:
-            problems.append(("terminal", "Терминал оплаты не готов: " + terminal_status.reason))
+            problems.append(("terminal", "Терминал оплаты не готов: " + terminal_status.reason_ru))
         insurer_ok = self.insurer.available()
         if not insurer_ok:
             problems.append(("insurer", "Нет связи со страховой компанией"))

@@ -220,7 +220,7 @@ _DETAIL_LABELS = {
     "blocking": "Блокирует продажу",
     "warnings": "Предупреждения",
     "profile": "Профиль принтера",
-    "reason": "Причина",
+    "reason": "Состояние",
     "terminal_id": "Номер терминала",
     "software": "Версия ПО",
     "last_payment": "Последняя оплата",

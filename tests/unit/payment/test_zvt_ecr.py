@@ -12,6 +12,7 @@ import pytest
 from drivers.payment import Fate, Outcome
 from drivers.payment import messages as m
 from drivers.payment.apdu import amount_encode, bcd_encode
+from drivers.payment.codes import TERMINAL_STATUS, TERMINAL_STATUS_RU
 from drivers.payment.ecr import GoodsPolicy, ZvtTerminal
 from drivers.payment.errors import InvalidAmountError, TerminalBusyError
 from drivers.payment.link import Timing
@@ -170,3 +171,39 @@ def test_a_negative_answer_to_the_command_is_a_declined_result_with_its_code() -
     ecr, _ = terminal([*REGISTERED, m.negative(0x6B)])
     auth = ecr.authorise(Decimal("10.00"))
     assert (auth.outcome, auth.result_code, auth.fate) == (Outcome.FAULT, 0x6B, Fate.DECLINED)
+
+
+@pytest.mark.parametrize(
+    ("status_byte", "ready", "english", "russian"),
+    [
+        (0x00, True, "PT ready", "терминал готов"),
+        (0x62, False, "date/time incorrect", "на терминале неверные дата и время"),
+        (0xDF, False, "out of order", "терминал не работает"),
+        (0x77, False, "unknown terminal status 77", "неизвестное состояние терминала 77"),
+    ],
+)
+def test_status_enquiry_reports_the_terminal_status_in_english_and_russian(
+    status_byte: int, ready: bool, english: str, russian: str
+) -> None:
+    ecr, link = terminal([m.POSITIVE, m.completion(bytes([status_byte]))])
+    status = ecr.status()
+    assert (status.ready, status.reason, status.status_code) == (ready, english, status_byte)
+    assert status.reason_ru == russian
+    assert link.sent == [m.status_enquiry("000000"), m.POSITIVE]  # the completion acknowledged
+
+
+def test_an_aborted_status_enquiry_is_not_read_as_a_status_byte() -> None:
+    ecr, _ = terminal([m.POSITIVE, m.abort_pt(0x83)])
+    status = ecr.status()
+    assert not status.ready and status.reason_ru == "терминал отклонил запрос состояния (код 131)"
+
+
+def test_every_terminal_status_byte_has_its_russian_reason() -> None:
+    assert set(TERMINAL_STATUS_RU) == set(TERMINAL_STATUS)
+    assert all(text and text == text.strip() and text[0].islower() for text in TERMINAL_STATUS_RU.values())
+
+
+def test_the_status_names_the_terminal_once_registration_told_its_id() -> None:
+    ecr, _ = terminal([*REGISTERED, m.POSITIVE, m.completion(b"\x00")])
+    ecr.register()
+    assert ecr.status().terminal_id == "52523535"
