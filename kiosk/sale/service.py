@@ -370,6 +370,8 @@ class SaleService:
                 self._move(session, sale, S.READY_TO_PAY, f"{sale_id}:ready:{uuid.uuid4()}")
         # The application path needs only paper for the letter; no money moves on it.
         can_apply = not ready and printer_status.ready
+        if problems:
+            log.warning("sale %s not ready to pay, no money moved: %s", sale_id, "; ".join(t for _, t in problems))
         return Preflight(ready, can_apply, tuple(problems))
 
     def abandon(self, sale_id: str, reason: str) -> None:
@@ -380,6 +382,7 @@ class SaleService:
                 return
             self._move(session, sale, S.ABANDONED, f"{sale_id}:abandon", reason=reason)
             self._emit(session, "sale.abandoned", sale, {"state_before": sale.state, "reason": reason})
+        log.info("sale %s abandoned before payment (%s), no money moved", sale_id, reason)
 
     # ------------------------------------------------------------------------------------------
     # payment and issue
@@ -736,7 +739,9 @@ class SaleService:
                 to_cancel = self._void_paper_and_policy(session, sale)
         if to_cancel is not None:
             self._cancel_policy(*to_cancel)
-        return self.outcome(sale_id)
+        outcome = self.outcome(sale_id)
+        log.warning("sale %s resolved by %s as %s: %s", sale_id, actor, outcome.state.value, outcome.money)
+        return outcome
 
     # ------------------------------------------------------------------------------------------
     # the application path (insurer unreachable before payment)
@@ -882,7 +887,7 @@ class SaleService:
         """The sale's current state, told as an outcome."""
         with self.journal.session() as session:
             sale = self._sale(session, sale_id)
-            return _outcome(sale, _STATE_TEXT.get(S(sale.state), ""), _MONEY_TEXT.get(S(sale.state), ""))
+            return _describe(sale, _STATE_TEXT.get(S(sale.state), ""), _MONEY_TEXT.get(S(sale.state), ""))
 
 
 _STATE_TEXT = {
@@ -902,6 +907,14 @@ _MONEY_TEXT = {
 
 
 def _outcome(sale: SaleRecord, message: str, money: str, **extra: Any) -> SaleOutcome:
+    """How a sale verb ended, logged once with what happened to the money (no personal data)."""
+    outcome = _describe(sale, message, money, **extra)
+    level = logging.INFO if outcome.state in (S.COMPLETED, S.APPLICATION_ISSUED) else logging.WARNING
+    log.log(level, "sale %s ended %s (receipt %s): %s", sale.id, outcome.state.value, outcome.receipt_no, money)
+    return outcome
+
+
+def _describe(sale: SaleRecord, message: str, money: str, **extra: Any) -> SaleOutcome:
     attempt = sale.payments[-1] if sale.payments else None
     policy = sale.policy
     return SaleOutcome(

@@ -360,3 +360,29 @@ def test_an_application_the_insurer_refuses_is_reported_without_money_moving(rig
     with pytest.raises(SaleError, match="Деньги не списывались"):
         rig.service.apply(sale_id, action_id=act())
     assert "authorise" not in rig.terminal.call_names
+
+
+def test_every_end_of_a_sale_is_logged_with_what_happened_to_the_money_and_no_personal_data(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = customer()
+    caplog.set_level("INFO", logger="kiosk.sale.service")
+    paid = ready_sale(rig, data)
+    rig.service.pay(paid, action_id=act())
+    rig.terminal.script_authorisations(Outcome.DECLINED)
+    declined = ready_sale(rig, data)
+    rig.service.pay(declined, action_id=act())
+    rig.printer.script_after_print(PAPER_OUT)
+    reversed_ = ready_sale(rig, data)
+    rig.service.pay(reversed_, action_id=act())
+    left = rig.service.start_sale(action_id=act())
+    rig.service.abandon(left, "customer left")
+
+    lines = {record.getMessage() for record in caplog.records}
+    assert any(line.startswith(f"sale {paid} ended completed") and "Оплата прошла" in line for line in lines)
+    assert any(line.startswith(f"sale {declined} ended payment_declined") and "не списаны" in line for line in lines)
+    assert any(line.startswith(f"sale {reversed_} ended reversed") and "Платёж отменён" in line for line in lines)
+    assert f"sale {left} abandoned before payment (customer left), no money moved" in lines
+    text = "\n".join(lines)
+    for personal in (data.owner.last_name, data.owner.passport, data.vehicle.document_number):
+        assert personal and personal not in text
