@@ -63,11 +63,13 @@ class KioskAuthenticator:
                 return None
             return bytes.fromhex(kiosk.secret)
 
-    def verify(self, headers: SignedHeaders, secret: bytes | None, method: str, path: str, body: bytes) -> str:
-        """The kiosk id of a valid request; ``SignatureError`` otherwise (and the nonce is spent)."""
+    def verify(self, headers: SignedHeaders, secret: bytes | None, method: str, path: str, body_digest: str) -> str:
+        """The kiosk id of a valid request (``body_digest``: hex SHA-256 of the body); ``SignatureError`` otherwise."""
         now = self.clock()
         # The same HMAC and comparison whether the kiosk exists or not.
-        verify_signature(secret or self._dummy, headers, method, path, body, now=now, window=self.window)
+        verify_signature(
+            secret or self._dummy, headers, method, path, b"", now=now, window=self.window, body_digest=body_digest
+        )
         if secret is None:
             raise SignatureError("unknown or disabled kiosk")
         expires = dt.datetime.fromtimestamp(headers.timestamp + self.window, dt.UTC)
@@ -192,6 +194,7 @@ class OperatorAuth:
         if self.throttle is not None:
             locked = self.throttle.login_locked(name, address)
             if locked is not None:
+                self.throttle.login_refused(address)
                 return LoginOutcome(locked=locked)
         stored = self._stored(name)
         with self._hashing:

@@ -22,6 +22,7 @@ HTTPS.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,10 @@ class _DisconnectedError(Exception):
     """The client went away while sending its body."""
 
 
+class _TooLargeError(Exception):
+    """The body passed its limit."""
+
+
 def raw_target(scope: Scope) -> str:
     """The path and query exactly as the kiosk sent and signed them."""
     raw = scope.get("raw_path") or scope["path"].encode()
@@ -75,18 +80,27 @@ def raw_target(scope: Scope) -> str:
     return f"{target}?{query.decode('latin-1')}" if query else target
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it passes ``limit`` (the rest is never read)."""
+async def _read_body(receive: Receive, limit: int, *, keep: bool = True) -> tuple[bytes | None, str]:
+    """(the body, its hex SHA-256) — the body is None past ``limit`` (the rest is never read) or when not kept.
+
+    Hashed as it arrives: a body nobody will use (an unknown kiosk's) is never held in memory.
+    """
     body = bytearray()
+    digest = hashlib.sha256()
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _DisconnectedError
-        body += message.get("body", b"")
-        if len(body) > limit:
-            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLargeError
+        digest.update(chunk)
+        if keep:
+            body += chunk
         if not message.get("more_body", False):
-            return bytes(body)
+            return (bytes(body) if keep else None), digest.hexdigest()
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -129,14 +143,14 @@ class RequestGuard:
                 await self._kiosk_request(scope, receive, send, signed_headers=headers, declared=declared, limit=limit)
                 return
             if declared > limit:
-                await _too_large(scope, receive, send, limit, api=False)
-                return
-            body = await _read_body(receive, limit)
+                raise _TooLargeError
+            body, _digest = await _read_body(receive, limit)
         except _DisconnectedError:
             return
-        if body is None:
-            await _too_large(scope, receive, send, limit, api=False)
+        except _TooLargeError:
+            await _too_large(scope, receive, send, limit, api=api)
             return
+        assert body is not None
         await self.app(scope, _replay(body, receive), send)
 
     async def _kiosk_request(
@@ -150,20 +164,17 @@ class RequestGuard:
             await self._refuse(scope, receive, send, exc)
             return
         if declared > limit:
-            await _too_large(scope, receive, send, limit, api=True)
-            return
+            raise _TooLargeError
         secret = await run_in_threadpool(self.authenticator.secret_of, signed.kiosk_id)
-        body = await _read_body(receive, limit)
-        if body is None:
-            await _too_large(scope, receive, send, limit, api=True)
-            return
+        body, digest = await _read_body(receive, limit, keep=secret is not None)
         try:
             kiosk_id = await run_in_threadpool(
-                self.authenticator.verify, signed, secret, method, raw_target(scope), body
+                self.authenticator.verify, signed, secret, method, raw_target(scope), digest
             )
         except SignatureError as exc:
             await self._refuse(scope, receive, send, exc, kiosk=signed.kiosk_id)
             return
+        assert body is not None
         scope[KIOSK_SCOPE_KEY] = kiosk_id
         await self.app(scope, _replay(body, receive), send)
 

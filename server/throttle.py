@@ -195,6 +195,10 @@ class Throttle:
         self.limiter.hit(self.per_user, "login-user", name.casefold())
         self.limiter.hit(self.per_address, "login-address", address)
 
+    def login_refused(self, address: str) -> None:
+        """Count an attempt made while locked out against the address (it keeps trying: it is hostile)."""
+        self.limiter.hit(self.per_address, "login-address", address)
+
     def login_succeeded(self, name: str) -> None:
         """A right password clears the name's failures (the address keeps its count)."""
         self.limiter.clear(self.per_user, "login-user", name.casefold())

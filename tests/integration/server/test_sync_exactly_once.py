@@ -23,8 +23,8 @@ from kiosk.journal.db import Journal, open_journal
 from kiosk.privacy import PersonalDataCipher
 from kiosk.sync import SyncError, push_outbox, run_sync
 from server.db import Database, open_database
-from server.ingest import ingest_events
 from server.guard import REFUSED
+from server.ingest import ingest_events
 from server.keys import Keyring
 from server.models import Event, Payment, Policy, Sale
 from server.schemas import EventIn
