@@ -9,6 +9,7 @@ from the file the keys that no row uses any more.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ SEALED_COLUMNS = (
 )
 
 
+@functools.cache
 def _table(spec: SealedColumns) -> TableClause:
     return table(spec.table, column(spec.key), *(column(c, Text) for c in spec.columns))
 
