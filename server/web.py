@@ -49,7 +49,7 @@ CSRF_COOKIE = "osago_csrf"
 #: the hidden field every form carries
 CSRF_FIELD = "csrf_token"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAV = (
     ("/dashboard", "Обзор"),
