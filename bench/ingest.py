@@ -142,12 +142,13 @@ def main() -> int:
     try:
         open_database(cluster.url).close()  # migrate once, before the workers start
         server.start(timeout=60)
+        keyring = server.keyring()
         sales_per_batch = max(1, args.batch // 5)
         batches_per_kiosk = 200
         kiosks = []
         for number in range(args.kiosks):
             kiosk_id = f"KIOSK-{number:04d}"
-            provision(cluster.url, kiosk_id, root / "keys" / f"{kiosk_id}.key")
+            provision(cluster.url, kiosk_id, root / "keys" / f"{kiosk_id}.key", keyring)
             secret = bytes.fromhex((root / "keys" / f"{kiosk_id}.key").read_text().strip())
             events = envelopes(kiosk_id, sales_per_batch * batches_per_kiosk, kiosk_no=number)
             step = sales_per_batch * 5

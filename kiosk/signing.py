@@ -101,15 +101,27 @@ def write_key_file(path: str | Path, key_hex: str) -> Path:
     return file
 
 
-def canonical_request(kiosk_id: str, method: str, path: str, body: bytes, *, timestamp: int, nonce: str) -> bytes:
-    """The exact bytes that are signed."""
-    digest = hashlib.sha256(body).hexdigest()
+def canonical_request(
+    kiosk_id: str, method: str, path: str, body: bytes, *, timestamp: int, nonce: str, body_digest: str | None = None
+) -> bytes:
+    """The exact bytes that are signed (``body_digest``: the body's hex SHA-256, when it was hashed as it arrived)."""
+    digest = hashlib.sha256(body).hexdigest() if body_digest is None else body_digest
     return "\n".join((SCHEME, kiosk_id, method.upper(), path, digest, str(timestamp), nonce)).encode("utf-8")
 
 
-def signature(secret: bytes, kiosk_id: str, method: str, path: str, body: bytes, *, timestamp: int, nonce: str) -> str:
+def signature(
+    secret: bytes,
+    kiosk_id: str,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    timestamp: int,
+    nonce: str,
+    body_digest: str | None = None,
+) -> str:
     """The hex HMAC-SHA256 of the canonical request."""
-    message = canonical_request(kiosk_id, method, path, body, timestamp=timestamp, nonce=nonce)
+    message = canonical_request(kiosk_id, method, path, body, timestamp=timestamp, nonce=nonce, body_digest=body_digest)
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
@@ -155,10 +167,27 @@ class SignedHeaders:
 
 
 def verify_signature(
-    secret: bytes, signed: SignedHeaders, method: str, path: str, body: bytes, *, now: float, window: float
+    secret: bytes,
+    signed: SignedHeaders,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    now: float,
+    window: float,
+    body_digest: str | None = None,
 ) -> None:
     """Check the signature and the timestamp window (the caller checks the nonce against its store)."""
-    expected = signature(secret, signed.kiosk_id, method, path, body, timestamp=signed.timestamp, nonce=signed.nonce)
+    expected = signature(
+        secret,
+        signed.kiosk_id,
+        method,
+        path,
+        body,
+        timestamp=signed.timestamp,
+        nonce=signed.nonce,
+        body_digest=body_digest,
+    )
     if not hmac.compare_digest(expected, signed.signature):
         raise SignatureError("bad signature")
     if abs(now - signed.timestamp) > window:

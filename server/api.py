@@ -1,8 +1,12 @@
 """The kiosk API (``/api/v1``): every route needs a request signed with the kiosk's secret.
 
-Errors are JSON ``{"detail": "…"}``: 401 for a refused signature, 404 for an unknown policy or
-application, 409 for a contract the register refuses, 422 for a malformed request, 503 when RSA AIS
-is down (the kiosk then offers the application path).
+``server.guard`` has checked the signature (and bounded the body) before a route sees the request;
+a route learns which kiosk signed it from the ``Kiosk`` dependency.
+
+Errors are JSON ``{"detail": "…"}``: 401 for a refused signature (one answer for every reason), 404
+for an unknown policy or application, 409 for a contract the register refuses, 413 for a body over
+the limit, 422 for a malformed request, 503 when RSA AIS is down (the kiosk then offers the
+application path).
 """
 
 from __future__ import annotations
@@ -13,11 +17,9 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from kiosk.signing import SignatureError, SignedHeaders
 from kiosk.tariffs.bundle import TariffBundle
-from server.auth import KioskAuthenticator
+from server.guard import KIOSK_SCOPE_KEY, REFUSED
 from server.ingest import ingest_events
 from server.models import Application, Policy
 from server.registry import NotFoundError, Registry, RegistryError, UnavailableError
@@ -44,25 +46,19 @@ IdempotencyKey = Annotated[
     str,
     Header(alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9:._-]+$"),
 ]
-UNAUTHORISED: dict[int | str, dict[str, Any]] = {401: {"description": "not signed, bad signature, stale or replayed"}}
+UNAUTHORISED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not signed, bad signature, stale, replayed, unknown or disabled kiosk (one answer)"},
+    413: {"description": "body over the limit"},
+}
 
 
 class ApiContext:
-    """What the routes need: the register, the authenticator, the tariff bundle."""
+    """What the routes need: the register and the tariff bundle."""
 
-    def __init__(self, registry: Registry, authenticator: KioskAuthenticator, bundle: TariffBundle) -> None:
+    def __init__(self, registry: Registry, bundle: TariffBundle) -> None:
         self.registry = registry
-        self.authenticator = authenticator
         self.bundle = bundle
         self.bundle_json = bundle.to_json()
-
-
-def _raw_target(request: Request) -> str:
-    """The path and query exactly as the kiosk sent and signed them."""
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    query = request.scope.get("query_string") or b""
-    target = raw.decode("latin-1")
-    return f"{target}?{query.decode('latin-1')}" if query else target
 
 
 def _policy_out(policy: Policy) -> PolicyOut:
@@ -85,18 +81,11 @@ def _application_out(application: Application) -> ApplicationOut:
     )
 
 
-async def signed_kiosk(request: Request) -> str:
-    """The dependency every kiosk route has: the id of the kiosk whose signature verified (401 otherwise)."""
-    body = await request.body()
-    authenticator: KioskAuthenticator = request.app.state.authenticator
-    try:
-        headers = SignedHeaders.parse(request.headers)
-        kiosk_id: str = await run_in_threadpool(
-            authenticator.verify, headers, request.method, _raw_target(request), body
-        )
-    except SignatureError as exc:
-        log.info("refused kiosk request %s %s: %s", request.method, request.url.path, exc.reason)
-        raise HTTPException(401, f"подпись запроса не принята: {exc.reason}") from None
+def signed_kiosk(request: Request) -> str:
+    """The dependency every kiosk route has: the id of the kiosk whose signature the guard verified."""
+    kiosk_id = request.scope.get(KIOSK_SCOPE_KEY)
+    if not isinstance(kiosk_id, str):
+        raise HTTPException(401, REFUSED)
     return kiosk_id
 
 

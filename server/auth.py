@@ -3,6 +3,13 @@
 A kiosk request passes when its HMAC verifies with that kiosk's secret, its timestamp is inside the
 window, and its nonce is new: the nonce is inserted under a primary key, so of two identical requests
 racing in, exactly one gets through. Nonces are kept until their timestamp has left the window.
+``server.guard`` calls the steps in order (window, secret, body, signature) so a stranger's body is
+never read beyond its limit; an unknown or disabled kiosk is checked against a dummy secret, so it
+costs and answers exactly what a bad signature does.
+
+An operator log-in is throttled per name and per address (``server.throttle``), hashes the password
+against a dummy hash of the same cost when the name is unknown (the answer and its timing do not tell
+which names exist), and computes at most ``concurrent`` scrypt hashes at once (32 MiB each).
 """
 
 from __future__ import annotations
@@ -11,19 +18,24 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from kiosk.signing import SignatureError, SignedHeaders, verify_signature
+from kiosk.signing import KEY_SIZE, SignatureError, SignedHeaders, verify_signature
 from server.db import Database
 from server.models import Kiosk, Nonce, OperatorAccount, OperatorSession
+from server.throttle import Lockout, Throttle
 
-__all__ = ["KioskAuthenticator", "OperatorAuth", "PasswordHash", "SignatureError"]
+__all__ = ["KioskAuthenticator", "LoginOutcome", "OperatorAuth", "PasswordHash", "SignatureError"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,23 +44,47 @@ class KioskAuthenticator:
 
     database: Database
     window: float
+    clock: Callable[[], float] = time.time
     _last_sweep: float = field(default=0.0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    #: what an unknown kiosk's request is checked against (never matches: nobody knows it)
+    _dummy: bytes = field(default_factory=lambda: secrets.token_bytes(KEY_SIZE), init=False, repr=False)
 
-    def verify(self, headers: SignedHeaders, method: str, path: str, body: bytes) -> str:
-        """The kiosk id of a valid request; ``SignatureError`` otherwise (and the nonce is spent)."""
-        now = time.time()
+    def check_window(self, headers: SignedHeaders) -> None:
+        """Refuse a timestamp outside the window before anything else is done (``SignatureError``)."""
+        if abs(self.clock() - headers.timestamp) > self.window:
+            raise SignatureError("stale timestamp")
+
+    def secret_of(self, kiosk_id: str) -> bytes | None:
+        """The secret of an enabled kiosk; None for an unknown or disabled one."""
+        with self.database.session() as session:
+            kiosk = session.get(Kiosk, kiosk_id)
+            if kiosk is None or not kiosk.enabled:
+                return None
+            return bytes.fromhex(kiosk.secret)
+
+    def verify(self, headers: SignedHeaders, secret: bytes | None, method: str, path: str, body_digest: str) -> str:
+        """The kiosk id of a valid request (``body_digest``: hex SHA-256 of the body); ``SignatureError`` otherwise."""
+        now = self.clock()
+        # The same HMAC and comparison whether the kiosk exists or not.
+        verify_signature(
+            secret or self._dummy, headers, method, path, b"", now=now, window=self.window, body_digest=body_digest
+        )
+        if secret is None:
+            raise SignatureError("unknown or disabled kiosk")
         expires = dt.datetime.fromtimestamp(headers.timestamp + self.window, dt.UTC)
         try:
-            # One transaction: the secret, the signature, the nonce and "last seen" together.
+            # One transaction: the nonce, "last seen", and the kiosk still enabled.
             with self.database.transaction() as session:
-                kiosk = session.get(Kiosk, headers.kiosk_id)
-                if kiosk is None or not kiosk.enabled:
-                    raise SignatureError("unknown kiosk")
-                verify_signature(bytes.fromhex(kiosk.secret), headers, method, path, body, now=now, window=self.window)
                 session.add(Nonce(kiosk_id=headers.kiosk_id, nonce=headers.nonce, expires_at=expires))
                 session.flush()
-                kiosk.last_seen_at = dt.datetime.fromtimestamp(now, dt.UTC)
+                seen = session.execute(
+                    update(Kiosk)
+                    .where(Kiosk.id == headers.kiosk_id, Kiosk.enabled.is_(True))
+                    .values(last_seen_at=dt.datetime.fromtimestamp(now, dt.UTC))
+                )
+                if seen.rowcount != 1:  # type: ignore[attr-defined]
+                    raise SignatureError("kiosk disabled meanwhile")
         except IntegrityError:
             raise SignatureError("replayed nonce") from None
         self._sweep(now)
@@ -114,6 +150,14 @@ def _scrypt(password: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 * r * n + (1 << 20), dklen=32)
 
 
+@dataclass(frozen=True, slots=True)
+class LoginOutcome:
+    """A log-in's result: a session token, or refused (``locked`` when the name or address is locked out)."""
+
+    token: str | None = None
+    locked: Lockout | None = None
+
+
 @dataclass
 class OperatorAuth:
     """Operator log-in against the config's operators and those added with ``osago-server operator add``."""
@@ -121,23 +165,52 @@ class OperatorAuth:
     database: Database
     configured: dict[str, str]
     session_hours: float
+    throttle: Throttle | None = None
+    concurrent: int = 4
+    _hashing: threading.BoundedSemaphore = field(init=False, repr=False)
+    _dummy: PasswordHash = field(init=False, repr=False)
 
-    def login(self, name: str, password: str) -> str | None:
-        """A new session token, or None when the name or password is wrong."""
-        stored = self.configured.get(name)
+    def __post_init__(self) -> None:
+        self._hashing = threading.BoundedSemaphore(self.concurrent)
+        # The cost an operator's own hash has (the defaults of ``PasswordHash.create``).
+        self._dummy = PasswordHash.create(secrets.token_urlsafe(16))
+
+    def _stored(self, name: str) -> PasswordHash | None:
+        # Always the same look-ups, whichever of them holds the name.
+        with self.database.session() as session:
+            account = session.get(OperatorAccount, name)
+            stored = account.password if account is not None else None
+        stored = self.configured.get(name, stored)
         if stored is None:
-            with self.database.session() as session:
-                account = session.get(OperatorAccount, name)
-                stored = account.password if account is not None else None
-        # Hash even for an unknown name, so timing does not tell which names exist.
-        candidate = PasswordHash.parse(stored) if stored else PasswordHash.create("x" * 8, log2_n=10)
-        if not candidate.verify(password) or stored is None:
             return None
+        try:
+            return PasswordHash.parse(stored)
+        except ValueError:
+            log.warning("operator %s has a malformed password hash: log-in refused", name)
+            return None
+
+    def login(self, name: str, password: str, address: str = "") -> LoginOutcome:
+        """A new session token, or refused: wrong name or password (the same answer), or locked out."""
+        if self.throttle is not None:
+            locked = self.throttle.login_locked(name, address)
+            if locked is not None:
+                self.throttle.login_refused(address)
+                return LoginOutcome(locked=locked)
+        stored = self._stored(name)
+        with self._hashing:
+            # Hash even for an unknown name, at the same cost, so timing does not tell which names exist.
+            matches = (stored or self._dummy).verify(password) and stored is not None
+        if not matches:
+            if self.throttle is not None:
+                self.throttle.login_failed(name, address)
+            return LoginOutcome()
+        if self.throttle is not None:
+            self.throttle.login_succeeded(name)
         token = secrets.token_urlsafe(32)
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=self.session_hours)
         with self.database.transaction() as session:
             session.add(OperatorSession(token_hash=_token_hash(token), operator=name, expires_at=expires))
-        return token
+        return LoginOutcome(token=token)
 
     def operator(self, token: str | None) -> str | None:
         """The operator a session token belongs to (None when absent or expired)."""

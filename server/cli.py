@@ -5,9 +5,11 @@
     osago-server kiosk add KIOSK-ID [--key-file PATH] [--rotate] | kiosk list | kiosk disable KIOSK-ID
     osago-server operator add NAME [--password-stdin] | operator hash [--password-stdin]
     osago-server renewals [--date YYYY-MM-DD] [--workers N]
+    osago-server keys status | keys add | keys rotate [--batch N] [--quiet] | keys prune
 
 Every command takes ``--config FILE`` (default $OSAGO_SERVER_CONFIG, else config/server.toml) and
-``--db URL`` (default: the config's database, else SQLite in the data directory).
+``--db URL`` (default: the config's database, else SQLite in the data directory). Exit codes: 0 done,
+1 the command could not do all it was asked, 2 bad configuration or key file (one line on stderr).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from server.config import ServerConfigError, ServerSettings, load_server_settings
+from server.keys import KeyringError
 
 __all__ = ["build_parser", "main"]
 
@@ -55,24 +58,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = args.workers or settings.http.workers
     database = open_server_database(settings)
     log.info("database %s at revision %s", database.engine.url.render_as_string(), database.head_revision())
+    # The application reads X-Forwarded-* itself, from [http] trusted_proxies only (server.app).
+    options = {
+        "proxy_headers": False,
+        "server_header": False,
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+    }
     if workers == 1:
         app = create_app(settings, database=database)
         settle_collector()
-        uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=args.access_log)
+        uvicorn.run(app, host=host, port=port, **options)
         return 0
     database.close()
     # Worker processes build the app from the environment: pass them what the command line changed.
     os.environ["OSAGO_SERVER_CONFIG"] = str(settings.source)
     os.environ["OSAGO_SERVER_DATABASE__URL"] = settings.database_url
-    uvicorn.run(
-        "server.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=args.log_level,
-        access_log=args.access_log,
-    )
+    uvicorn.run("server.app:app_from_env", factory=True, host=host, port=port, workers=workers, **options)
     return 0
 
 
@@ -180,6 +182,63 @@ def cmd_renewals(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Show, add, rotate to, or prune the encryption keys (``server.rotation``)."""
+    from tqdm import tqdm
+
+    from server.app import open_server_database
+    from server.keys import Keyring, add_key, key_id, write_key_file
+    from server.rotation import keys_in_use, left_to_rotate, rotate
+
+    settings = _settings(args)
+    file = settings.key_file
+    if args.action == "add":
+        # The database must open with the present keys first: never add to the wrong file.
+        open_server_database(settings).close()
+        kid = add_key(file)
+        print(f"key {kid} added to {file}: it seals new data once the servers reload the file (within seconds);")
+        print("now run `osago-server keys rotate` to re-encrypt what older keys sealed")
+        return 0
+    database = open_server_database(settings)
+    try:
+        keyring = database.keyring
+        assert keyring is not None
+        if args.action == "status":
+            used = keys_in_use(database)
+            for kid in keyring.ids:
+                role = "seals new data" if kid == keyring.primary_id else "opens only"
+                print(f"{kid}\t{role}\t{used.pop(kid, 0)} values")
+            for kid, count in sorted(used.items()):
+                print(f"{kid}\tMISSING from {file}\t{count} values", file=sys.stderr)
+            print(f"{left_to_rotate(database, keyring)} rows to rotate")
+            return 1 if used else 0
+        if args.action == "rotate":
+            changed = 0
+            # Again until nothing is left: a server that had not reloaded the file may have sealed a row
+            # with the older key meanwhile.
+            while (left := left_to_rotate(database, keyring)) > 0:
+                with tqdm(total=left, unit="строк", desc="Перешифрование", file=sys.stderr, disable=args.quiet) as bar:
+                    changed += rotate(database, keyring, batch=args.batch, progress=bar.update)
+            print(f"{changed} rows re-encrypted with key {keyring.primary_id}; every value is under it now")
+            return 0
+        # prune
+        used = keys_in_use(database)
+        keep = [kid for kid in keyring.ids if kid == keyring.primary_id or used.get(kid)]
+        dropped = [kid for kid in keyring.ids if kid not in keep]
+        if dropped:
+            lines = [line.strip() for line in file.read_bytes().splitlines() if line.strip()]
+            write_key_file(file, [line for line in lines if key_id(line) in keep])
+            Keyring.from_file(file)  # still a valid file
+        still = [kid for kid in keep if kid != keyring.primary_id]
+        print(f"dropped {len(dropped)} keys ({', '.join(dropped) or 'none'}); kept {', '.join(keep)}")
+        if still:
+            print(f"keys {', '.join(still)} still seal data: run `osago-server keys rotate` first", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        database.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     parser = argparse.ArgumentParser(prog="osago-server", description="Центральный сервер ОСАГО")
@@ -220,6 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
     renewals.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
     renewals.add_argument("--quiet", action="store_true", help="no progress bar")
     renewals.set_defaults(handler=cmd_renewals)
+
+    keys = sub.add_parser(
+        "keys", parents=[common], help="encryption keys of personal data (status, add, rotate, prune)"
+    )
+    keys.add_argument("action", choices=["status", "add", "rotate", "prune"])
+    keys.add_argument("--batch", type=int, default=500, help="rows re-encrypted per transaction (rotate)")
+    keys.add_argument("--quiet", action="store_true", help="no progress bar")
+    keys.set_defaults(handler=cmd_keys)
     return parser
 
 
@@ -237,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except ServerConfigError as exc:
         print(f"configuration: {exc}", file=sys.stderr)
+        return 2
+    except KeyringError as exc:
+        print(f"encryption keys: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

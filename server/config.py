@@ -7,12 +7,14 @@ Any key can be overridden as ``OSAGO_SERVER_<SECTION>__<KEY>`` (e.g. ``OSAGO_SER
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from limits import parse as parse_rate
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +41,20 @@ class HttpSection(_Section):
     workers: int = Field(default=1, ge=1, le=64)
     #: the public base URL of this server (the QR code on a policy points at <public_url>/check)
     public_url: str = "http://127.0.0.1:8080"
+    #: addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    trusted_proxies: tuple[str, ...] = ()
+    #: the Secure flag on cookies: "auto" when the request came over HTTPS (as a trusted proxy says)
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item!r}") from None
+        return value
 
 
 class DataSection(_Section):
@@ -60,6 +76,47 @@ class AuthSection(_Section):
 
     #: a signed request older or newer than this (seconds) is refused; nonces are kept this long
     window_seconds: int = Field(default=300, ge=5, le=3600)
+
+
+class LimitSection(_Section):
+    """What a stranger can make the server do: request body sizes and request rates (``limits`` syntax)."""
+
+    #: body of ``POST /api/v1/events`` (a kiosk sends 200 events of ~1 KB at most), bytes
+    kiosk_batch_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    #: body of any other kiosk request (a contract, an application), bytes
+    kiosk_request_bytes: int = Field(default=131_072, ge=1024, le=16 * 1_048_576)
+    #: body of the login and dashboard forms, bytes
+    form_bytes: int = Field(default=16_384, ge=512, le=1_048_576)
+    #: body of anything else (pages are fetched with GET and carry none), bytes
+    other_bytes: int = Field(default=4096, ge=0, le=1_048_576)
+    #: failed log-ins per operator name before the name is locked for the rest of the window
+    login_per_user: str = "10/15 minutes"
+    #: failed log-ins per client address before the address is locked for the rest of the window
+    login_per_address: str = "20/15 minutes"
+    #: public policy checks per client address
+    check_per_address: str = "30/minute"
+    #: password hashes computed at once (scrypt takes 32 MiB each); more log-ins wait their turn
+    concurrent_logins: int = Field(default=4, ge=1, le=64)
+    #: where the counters live (shared by every worker): empty = SQLite ``<data dir>/limits.db`` next
+    #: to a SQLite database, the ``rate_limits`` table of a PostgreSQL one; or a ``limits`` storage URI
+    #: such as ``memory://`` (one worker only) or ``redis://host:6379``
+    storage: str = ""
+
+    @field_validator("login_per_user", "login_per_address", "check_per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ValueError:
+            raise ValueError(f"not a rate such as '10/15 minutes': {value!r}") from None
+        return value
+
+
+class KeySection(_Section):
+    """The key file that encrypts personal data and kiosk secrets in the database (kept apart from it)."""
+
+    #: Fernet keys, one a line, the first encrypts (mode 0600); empty: <data dir>/keys/server.key
+    file: Path | None = None
 
 
 class InsurerSection(_Section):
@@ -134,6 +191,8 @@ class ServerSettings(BaseSettings):
     data: DataSection = DataSection()
     database: DatabaseSection = DatabaseSection()
     auth: AuthSection = AuthSection()
+    limits: LimitSection = LimitSection()
+    keys: KeySection = KeySection()
     insurer: InsurerSection = InsurerSection()
     policies: PolicySection = PolicySection()
     rsa: RsaSection = RsaSection()
@@ -160,6 +219,11 @@ class ServerSettings(BaseSettings):
     def database_url(self) -> str:
         """The SQLAlchemy URL of the database."""
         return self.database.url or f"sqlite:///{self.data_dir / 'server.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        """The encryption key file (absolute)."""
+        return self.path(self.keys.file) if self.keys.file else self.data_dir / "keys" / "server.key"
 
     def target(self, kiosk_id: str) -> Decimal | None:
         """The monthly premium target of a kiosk, if any."""

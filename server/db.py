@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from kiosk.sqlstore import UnitOfWork, sqlite_pragmas, upgrade
+from server.keys import Keyring, bind_keyring, ensure_index_key
 
 __all__ = ["Database", "insert_ignore", "migrate", "open_database"]
 
@@ -22,6 +23,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class Database(UnitOfWork):
     """Sessions on the server database; ``transaction()`` is the unit of work."""
+
+    keyring: Keyring | None = None
 
     @property
     def dialect(self) -> str:
@@ -34,8 +37,19 @@ def migrate(database: Database) -> None:
     upgrade(database, MIGRATIONS)
 
 
-def open_database(url: str, *, pool_size: int = 10, max_overflow: int = 20, create: bool = True) -> Database:
-    """Open the database at ``url``; with ``create`` the schema is created or upgraded."""
+def open_database(
+    url: str,
+    *,
+    keyring: Keyring | None = None,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    create: bool = True,
+) -> Database:
+    """Open the database at ``url``; with ``create`` the schema is created or upgraded.
+
+    ``keyring`` seals and opens the personal data (``server.keys``); without it the sealed columns
+    cannot be read or written (a migration that finds plain personal rows to encrypt refuses).
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -49,8 +63,14 @@ def open_database(url: str, *, pool_size: int = 10, max_overflow: int = 20, crea
         # Several uvicorn workers or a CLI command may write at once: wait for the lock, never fail.
         event.listen(engine, "connect", sqlite_pragmas(busy_timeout_ms=30000, cache_kib=16384))
     database = Database(engine)
+    if keyring is not None:
+        bind_keyring(engine, keyring)
+        database.keyring = keyring
     if create:
         migrate(database)
+    if keyring is not None:
+        with engine.begin() as connection:
+            ensure_index_key(connection, keyring, create=create)
     return database
 
 

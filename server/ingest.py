@@ -24,9 +24,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.db import Database, insert_ignore
-from server.models import Application, EndOfDay, Event, Kiosk, Payment, Policy, Sale
+from server.keys import Keyring, keyring_for
+from server.models import Application, ApplicationKey, EndOfDay, Event, Kiosk, Payment, Policy, PolicyKey, Sale
 from server.schemas import DeviceHealth, EventIn
 from server.schemas import EndOfDay as EndOfDayPayload
+from server.search import personal_digests
 
 __all__ = ["IngestResult", "PayloadError", "ingest_events"]
 
@@ -290,9 +292,13 @@ class _Projector:
             rows = _best(self.sales, ("sale_id",))
             session.execute(_upsert_by_rank(dialect, Sale, tuple(rows[0]), ("sale_id",)), rows)
         reason = "платёж отменён (по событию киоска)"
+        keyring = keyring_for(session.get_bind().dialect)
         if self.policies:
             unique = list({(r["series"], r["number"]): r for r in self.policies}.values())
-            session.execute(insert_ignore(dialect, Policy), unique)
+            inserted = session.execute(
+                insert_ignore(dialect, Policy).returning(Policy.id, Policy.series, Policy.number), unique
+            ).all()
+            self._index_policies(keyring, unique, inserted)
             # An annulment that overtook its registration is applied now that the policy exists.
             sale_ids = [r["sale_id"] for r in unique if r["sale_id"]]
             cancelled = session.scalars(
@@ -312,7 +318,17 @@ class _Projector:
             )
         if self.applications:
             unique_apps = list({r["number"]: r for r in self.applications}.values())
-            session.execute(insert_ignore(dialect, Application), unique_apps)
+            numbers = set(
+                session.scalars(insert_ignore(dialect, Application).returning(Application.number), unique_apps).all()
+            )
+            keys = [
+                {"number": r["number"], "field": field, "digest": digest}
+                for r in unique_apps
+                if r["number"] in numbers
+                for field, digest in sorted(personal_digests(keyring, (r["data"] or {}).get("personal")))
+            ]
+            if keys:
+                session.execute(insert_ignore(dialect, ApplicationKey), keys)
         if self.closings:
             session.execute(insert_ignore(dialect, EndOfDay), self.closings)
         if self.health is not None:
@@ -322,6 +338,17 @@ class _Projector:
                 .where(Kiosk.id == self.kiosk_id, (Kiosk.health_at.is_(None)) | (Kiosk.health_at < at))
                 .values(health=report, health_at=at)
             )
+
+    def _index_policies(self, keyring: Keyring, rows: list[dict[str, Any]], inserted: Sequence[Any]) -> None:
+        """The blind-index digests of the policies this batch created (``server.search``)."""
+        by_number = {(r["series"], r["number"]): r for r in rows}
+        keys = []
+        for policy_id, series, number in inserted:
+            row = by_number[(series, number)]
+            found = personal_digests(keyring, {k: row[k] for k in ("vehicle", "policyholder", "owner", "drivers")})
+            keys += [{"policy_id": policy_id, "field": field, "digest": digest} for field, digest in sorted(found)]
+        if keys:
+            self.session.execute(insert_ignore(self.dialect, PolicyKey), keys)
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -348,8 +375,7 @@ _HANDLERS: dict[str, Callable[[_Projector, EventIn], None]] = {
 
 _PG_STORE = text(
     "INSERT INTO events (event_id, kiosk_id, kind, sale_id, created_at, received_at, payload, personal) "
-    "SELECT event_id, kiosk_id, kind, sale_id, created_at, received_at, CAST(payload AS json), "
-    "CAST(personal AS json) "
+    "SELECT event_id, kiosk_id, kind, sale_id, created_at, received_at, CAST(payload AS json), personal "
     "FROM json_to_recordset(CAST(:rows AS json)) AS r(event_id varchar, kiosk_id varchar, kind varchar, "
     "sale_id varchar, created_at timestamptz, received_at timestamptz, payload text, personal text) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
@@ -363,7 +389,9 @@ def _store_new(session: Session, dialect: str, rows: list[dict[str, Any]]) -> se
     # On PostgreSQL the batch goes as one JSON parameter of one short statement: a multi-row VALUES
     # list is a new statement text for every batch, which the driver parses anew (a third of the
     # server's time per batch before this); the database unpacks JSON in C. Payloads travel as JSON
-    # text inside it: unpacked as ``json`` they would be unescaped, and "\u0000" cannot be text.
+    # text inside it: unpacked as ``json`` they would be unescaped, and "\u0000" cannot be text. This
+    # statement bypasses the ``Sealed`` column type, so the personal part is sealed here.
+    keyring = keyring_for(session.get_bind().dialect)
     document = json.dumps(
         [
             {
@@ -371,7 +399,7 @@ def _store_new(session: Session, dialect: str, rows: list[dict[str, Any]]) -> se
                 "created_at": row["created_at"].isoformat(),
                 "received_at": row["received_at"].isoformat(),
                 "payload": json.dumps(row["payload"], ensure_ascii=False),
-                "personal": None if row["personal"] is None else json.dumps(row["personal"], ensure_ascii=False),
+                "personal": None if row["personal"] is None else keyring.seal(row["personal"]),
             }
             for row in rows
         ],

@@ -2,6 +2,11 @@
 
 Money is stored as whole kopecks (``BIGINT``) so sums are exact in SQL on both databases; times are
 UTC (``timestamptz`` on PostgreSQL, naive UTC text on SQLite, aware UTC in Python either way).
+
+Personal data (the parties and vehicle of a policy, an application's data, an event's ``personal``
+part) and kiosk secrets are ``Sealed`` (``server.keys``): encrypted text in the database, plain values
+in Python. What must be found by equality (phone, passport, licence, plate, VIN, body number) is in
+``policy_keys`` / ``application_keys`` as blind-index digests.
 """
 
 from __future__ import annotations
@@ -10,13 +15,28 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from server.keys import Sealed
+
 __all__ = [
     "Application",
+    "ApplicationKey",
     "Base",
     "EndOfDay",
     "Event",
@@ -28,8 +48,11 @@ __all__ = [
     "OperatorSession",
     "Payment",
     "Policy",
+    "PolicyKey",
+    "RateLimit",
     "RenewalQuote",
     "Sale",
+    "ServerSecret",
     "UtcDateTime",
 ]
 
@@ -83,12 +106,12 @@ class Base(DeclarativeBase):
 
 
 class Kiosk(Base):
-    """A provisioned kiosk: its signing secret and what it last reported."""
+    """A provisioned kiosk: its signing secret (sealed: HMAC needs the secret itself) and what it last reported."""
 
     __tablename__ = "kiosks"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(Sealed)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
@@ -140,11 +163,11 @@ class Policy(Base):
     premium: Mapped[Decimal] = mapped_column(Kopecks)
     tariff_version: Mapped[str] = mapped_column(String(32))
     coefficients: Mapped[dict[str, Any]] = mapped_column(JSON)
-    vehicle: Mapped[dict[str, Any]] = mapped_column(JSON)
-    policyholder: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    owner: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    drivers: Mapped[list[Any] | None] = mapped_column(JSON)
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    vehicle: Mapped[dict[str, Any]] = mapped_column(Sealed)
+    policyholder: Mapped[dict[str, Any] | None] = mapped_column(Sealed)
+    owner: Mapped[dict[str, Any] | None] = mapped_column(Sealed)
+    drivers: Mapped[list[Any] | None] = mapped_column(Sealed)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(Sealed)
     #: "api" (registered through the server) or "event" (known from the kiosk's outbox only)
     source: Mapped[str] = mapped_column(String(8))
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
@@ -164,7 +187,7 @@ class Application(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     office: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    data: Mapped[dict[str, Any] | None] = mapped_column(Sealed)
     premium: Mapped[Decimal | None] = mapped_column(Kopecks)
     visit_by: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
@@ -184,8 +207,9 @@ class Event(Base):
     sale_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: what the kiosk sent, as it sent it (by contract, no personal data)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    personal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    personal: Mapped[dict[str, Any] | None] = mapped_column(Sealed)
 
 
 class Sale(Base):
@@ -279,3 +303,47 @@ class OperatorSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     operator: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class PolicyKey(Base):
+    """A blind-index digest of one searchable value of a policy (``server.search``)."""
+
+    __tablename__ = "policy_keys"
+    __table_args__ = (Index("ix_policy_keys_digest", "field", "digest"),)
+
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), primary_key=True)
+    #: phone | passport | licence | plate | vin | body_number
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ApplicationKey(Base):
+    """A blind-index digest of one searchable value of an application."""
+
+    __tablename__ = "application_keys"
+    __table_args__ = (Index("ix_application_keys_digest", "field", "digest"),)
+
+    number: Mapped[str] = mapped_column(ForeignKey("applications.number", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ServerSecret(Base):
+    """A secret of this database (the blind-index key), sealed with the key file's keys."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: ``<key id>:<Fernet token>`` (``Keyring.seal_bytes``)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RateLimit(Base):
+    """A ``limits`` fixed-window counter (``server.throttle.SqlStorage``)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    #: Unix seconds when the window ends
+    expires_at: Mapped[float] = mapped_column(Double, index=True)

@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 from kiosk.validation import FieldError, normalize_plate, normalize_vin
 from server.config import ServerSettings
 from server.db import Database, insert_ignore
-from server.models import Application, NumberRange, Policy
+from server.keys import KeyringError
+from server.models import Application, ApplicationKey, NumberRange, Policy, PolicyKey
 from server.rsa import KbmRecord, RsaAis, RsaPolicy, RsaUnavailableError
 from server.schemas import ApplicationIn, PolicyIn
+from server.search import personal_digests, search_digests
 
 __all__ = [
     "APPLICATION_SERIES",
@@ -102,6 +104,11 @@ class Registry:
         self.settings = settings
         self.clock = clock
 
+    def _keyring(self) -> Any:
+        if self.db.keyring is None:
+            raise KeyringError("the register needs the database's keyring")
+        return self.db.keyring
+
     def ensure_ranges(self) -> None:
         """Create the number range rows from the configuration (existing rows are kept)."""
         section = self.settings.policies
@@ -174,6 +181,11 @@ class Registry:
                     registered_at=self.clock(),
                 )
                 session.add(policy)
+                session.flush()
+                parties = {"vehicle": vehicle, "policyholder": contract.policyholder, "owner": contract.owner,
+                           "drivers": contract.drivers}  # fmt: skip
+                for field, digest in sorted(personal_digests(self._keyring(), parties)):
+                    session.add(PolicyKey(policy_id=policy.id, field=field, digest=digest))
         except IntegrityError:
             # The same key raced in from a retry: the first registration stands.
             again = self.find_policy(kiosk_id, key)
@@ -203,6 +215,37 @@ class Registry:
             self._report(policy)
         return policy
 
+    def find_policies(self, field: str, value: str, limit: int = 100) -> Sequence[Policy]:
+        """Policies whose policyholder, owner, driver or vehicle has ``value`` as ``field`` (newest first).
+
+        ``field`` is one of ``server.search.FIELDS`` (phone, passport, licence, plate, vin, body_number);
+        the value is normalised as the kiosk normalises input, so any way of writing it finds the same.
+        ``SearchError`` when the value cannot be searched for.
+        """
+        digest = search_digests(self._keyring(), field, value)
+        query = (
+            select(Policy)
+            .join(PolicyKey, PolicyKey.policy_id == Policy.id)
+            .where(PolicyKey.field == field, PolicyKey.digest == digest)
+            .order_by(Policy.registered_at.desc())
+            .limit(limit)
+        )
+        with self.db.session() as session:
+            return session.scalars(query).unique().all()
+
+    def find_applications(self, field: str, value: str, limit: int = 100) -> Sequence[Application]:
+        """Applications whose data has ``value`` as ``field`` (newest first); as ``find_policies``."""
+        digest = search_digests(self._keyring(), field, value)
+        query = (
+            select(Application)
+            .join(ApplicationKey, ApplicationKey.number == Application.number)
+            .where(ApplicationKey.field == field, ApplicationKey.digest == digest)
+            .order_by(Application.created_at.desc())
+            .limit(limit)
+        )
+        with self.db.session() as session:
+            return session.scalars(query).unique().all()
+
     # -- applications --------------------------------------------------------------------------------
     def submit_application(self, kiosk_id: str, key: str, body: ApplicationIn) -> Application:
         """Accept an application; its number is the server's (the same one for a repeated key)."""
@@ -231,6 +274,9 @@ class Registry:
                     updated_at=now,
                 )
                 session.add(application)
+                personal = body.data.get("personal", body.data)
+                for field, digest in sorted(personal_digests(self._keyring(), personal)):
+                    session.add(ApplicationKey(number=application.number, field=field, digest=digest))
         except IntegrityError:
             with self.db.session() as session:
                 again = session.scalars(

@@ -33,6 +33,7 @@ from kiosk.tariffs import (
 )
 from kiosk.validation import FieldError
 from server.db import Database, open_database
+from server.keys import Keyring
 from server.models import Policy, RenewalQuote
 
 T = TypeVar("T")
@@ -152,11 +153,11 @@ _ENGINE: TariffEngine | None = None
 _DATABASE: Database | None = None
 
 
-def _init_worker(tables: str, rates: str, database_url: str | None = None) -> None:
+def _init_worker(tables: str, rates: str, database_url: str | None = None, keyring: Keyring | None = None) -> None:
     global _ENGINE, _DATABASE  # noqa: PLW0603 - one engine (and connection pool) per worker process
     book = load_tariff_book(tables)
     _ENGINE = TariffEngine(book, load_base_rates(rates, book))
-    _DATABASE = open_database(database_url, create=False) if database_url else None
+    _DATABASE = open_database(database_url, keyring=keyring, create=False) if database_url else None
 
 
 def worker_engine() -> TariffEngine:
@@ -172,17 +173,19 @@ def run_in_workers(
     base_rates: Path,
     *,
     database_url: str | None = None,
+    keyring: Keyring | None = None,
     workers: int | None = None,
 ) -> Iterator[tuple[int, int]]:
     """Run ``job(spec)`` for every spec in worker processes; yields each job's (priced, failed)."""
     count = workers or os.cpu_count() or 1
+    initargs = (str(tables), str(base_rates), database_url, keyring)
     if count == 1:
-        _init_worker(str(tables), str(base_rates), database_url)
+        _init_worker(*initargs)
         yield from (job(spec) for spec in specs)
         return
-    # fork: the workers start with the code already imported; each still builds its own engine once.
+    # fork: the workers start with the code (and the keys) already in memory; nothing is pickled.
     context = multiprocessing.get_context("fork")
-    with context.Pool(count, initializer=_init_worker, initargs=(str(tables), str(base_rates), database_url)) as pool:
+    with context.Pool(count, initializer=_init_worker, initargs=initargs) as pool:
         yield from pool.imap_unordered(job, specs)
 
 
@@ -248,7 +251,10 @@ def renew(
     url = database.engine.url.render_as_string(hide_password=False)
     specs = [(ids[i : i + chunk_size], zone.key, now) for i in range(0, len(ids), chunk_size)]
     priced = failed = 0
-    for done, refused in run_in_workers(_renew_chunk, specs, tables, base_rates, database_url=url, workers=workers):
+    jobs = run_in_workers(
+        _renew_chunk, specs, tables, base_rates, database_url=url, keyring=database.keyring, workers=workers
+    )
+    for done, refused in jobs:
         priced += done
         failed += refused
         if progress:

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
+from sqlalchemy.orm import aliased
 
 from server.config import ServerSettings
 from server.db import Database
-from server.models import Application, EndOfDay, Event, Kiosk, Payment, Policy, RenewalQuote, Sale
+from server.models import Application, EndOfDay, Event, Kiosk, Payment, Policy, PolicyKey, RenewalQuote, Sale
+from server.search import VEHICLE_FIELDS
 
 __all__ = ["DaySales", "Reports", "Table", "money", "person_name"]
 
@@ -243,25 +245,34 @@ class Reports:
         """Policies that ended more than the lapse delay ago and were not renewed for the same vehicle."""
         hours = self.settings.reports.lapsed_hours
         cutoff = now - dt.timedelta(hours=hours)
+        since = now - dt.timedelta(days=within_days)
+        # A later policy for the same vehicle (same plate, VIN or body number digest) is a renewal.
+        mine, theirs = aliased(PolicyKey), aliased(PolicyKey)
+        later = aliased(Policy)
+        renewed = (
+            select(literal(1))
+            .select_from(mine)
+            .join(theirs, (theirs.field == mine.field) & (theirs.digest == mine.digest))
+            .join(later, later.id == theirs.policy_id)
+            .where(
+                mine.policy_id == Policy.id,
+                mine.field.in_(VEHICLE_FIELDS),
+                later.status == "active",
+                later.period_end > since,
+                later.period_start > Policy.period_start,
+            )
+        )
         with self.db.session() as session:
             ended = session.scalars(
                 select(Policy)
                 .where(
                     Policy.status == "active",
                     Policy.period_end <= cutoff,
-                    Policy.period_end > now - dt.timedelta(days=within_days),
+                    Policy.period_end > since,
+                    ~renewed.exists(),
                 )
                 .order_by(Policy.period_end.desc())
             ).all()
-            later = session.execute(
-                select(Policy.vehicle, Policy.period_start).where(
-                    Policy.status == "active", Policy.period_end > now - dt.timedelta(days=within_days)
-                )
-            ).all()
-        renewed: dict[str, dt.datetime] = {}
-        for vehicle, start in later:
-            for key in _vehicle_keys(vehicle):
-                renewed[key] = max(renewed.get(key, start), start)
         table = Table(
             "lapsed",
             f"Не продлены: полисы, истёкшие более {hours} часов назад",
@@ -271,9 +282,6 @@ class Reports:
             wrap=(2, 4),
         )
         for policy in ended:
-            keys = _vehicle_keys(policy.vehicle)
-            if any(renewed.get(k, policy.period_start) > policy.period_start for k in keys):
-                continue
             holder = policy.policyholder or policy.owner
             phone = str((holder or {}).get("phone") or "—")
             lapsed_hours = int((now - policy.period_end).total_seconds() // 3600)
@@ -494,8 +502,3 @@ class Reports:
                 "warning" if a.status == "в обработке" else "",
             )  # fmt: skip
         return table, list(rows)
-
-
-def _vehicle_keys(vehicle: dict[str, Any] | None) -> list[str]:
-    vehicle = vehicle or {}
-    return [f"{k}:{vehicle[k]}" for k in ("vin", "plate", "body_number") if vehicle.get(k)]

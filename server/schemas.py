@@ -1,7 +1,9 @@
 """The wire shapes of the kiosk API (pydantic): what the OpenAPI document publishes and what requests must match.
 
 Every string has a length limit no larger than its column, so no input can make the database fail.
-Money travels as text (``"1234.56"``), never as a JSON number.
+Money travels as text (``"1234.56"``), never as a JSON number. Text that cannot be UTF-8 (a lone
+surrogate such as ``"\\ud800"``, which JSON can spell) is refused anywhere in a request, nested
+payloads included: neither database can store it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "APPLICATION_STATUSES",
@@ -28,6 +30,7 @@ __all__ = [
     "PolicyIn",
     "PolicyOut",
     "StatusOut",
+    "refuse_invalid_text",
 ]
 
 Money = Annotated[str, StringConstraints(pattern=r"^\d{1,10}(\.\d{1,2})?$", max_length=13)]
@@ -44,8 +47,33 @@ APPLICATION_STATUSES = ("в обработке", "исполнена", "откл
 ApplicationStatus = Literal["в обработке", "исполнена", "отклонена"]
 
 
+def refuse_invalid_text(value: object) -> None:
+    """``ValueError`` when any string in ``value`` (keys and nested values too) is not valid Unicode text."""
+    # A stack, not recursion: the body limit bounds the size, not the depth.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("text holds a character that is not valid Unicode (a lone surrogate)") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_text(cls, data: Any) -> Any:
+        refuse_invalid_text(data)
+        return data
 
 
 class PolicyIn(_In):

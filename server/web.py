@@ -1,14 +1,28 @@
 """HTML pages: the public policy check and the operator dashboard (login required), with CSV exports.
 
-Pages are rendered on the server (Jinja2) with inline CSS and SVG charts: nothing is loaded from
-another host, so the dashboard works on an isolated network.
+Pages are rendered on the server (Jinja2) with one served stylesheet (``/static/dashboard.css``) and
+inline SVG charts: nothing inline that a Content-Security-Policy would have to allow, nothing loaded
+from another host, so the dashboard works on an isolated network.
+
+Every form carries a CSRF token and every POST without the right one is refused with 403: on the
+dashboard the token is an HMAC keyed with the session cookie (bound to the session, which a page of
+another site cannot read); on the log-in form, with a random cookie set by the form itself
+(double submit). Cookies are HttpOnly, SameSite=Strict, and Secure when the request came over HTTPS
+(``[http] secure_cookies``). Log-ins are throttled and locked out (``server.throttle``), and so are
+public checks per address (429 with a page in Russian). Every CSV cell that a spreadsheet would run
+as a formula (``= + - @``, tab, CR at the start) is neutralised with a leading apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
+import hmac
 import io
+import re
+import secrets
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -25,10 +39,17 @@ from server.config import ServerSettings
 from server.registry import NotFoundError, Registry, split_policy_number
 from server.reports import Reports, Table, money
 from server.schemas import APPLICATION_STATUSES
+from server.throttle import Throttle
 
-__all__ = ["COOKIE", "build_web", "mask_plate", "mask_vin"]
+__all__ = ["COOKIE", "CSRF_COOKIE", "CSRF_FIELD", "build_web", "csv_cell", "mask_plate", "mask_vin"]
 
 COOKIE = "osago_session"
+#: the log-in form's own cookie (the double-submit half of its CSRF token)
+CSRF_COOKIE = "osago_csrf"
+#: the hidden field every form carries
+CSRF_FIELD = "csrf_token"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAV = (
     ("/dashboard", "Обзор"),
@@ -59,12 +80,22 @@ def mask_vin(vin: str | None) -> str:
     return vin[:3] + "*" * (len(vin) - 7) + vin[-4:]
 
 
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a leading ``'`` before what it would run as a formula.
+
+    A plain number (``-1500.00``) stays a number: it is not a formula, and sums must still work.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv(table: Table) -> Response:
     out = io.StringIO()
     # Excel in a Russian locale opens ";"-separated UTF-8 with a BOM correctly.
     writer = csv.writer(out, delimiter=";")
-    writer.writerow(table.headers)
-    writer.writerows(table.values)
+    writer.writerow([csv_cell(h) for h in table.headers])
+    writer.writerows([csv_cell(v) for v in row] for row in table.values)
     name = f"{table.name}-{dt.date.today().isoformat()}.csv"
     return Response(
         "\ufeff" + out.getvalue(),
@@ -82,21 +113,50 @@ class _Pages:
         registry: Registry,
         reports: Reports,
         operators: OperatorAuth,
+        *,
+        throttle: Throttle,
         clock: Callable[[], dt.datetime],
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.reports = reports
         self.operators = operators
+        self.throttle = throttle
         self.clock = clock
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         self.days = settings.reports.chart_days
 
+    def secure(self, request: Request) -> bool:
+        """Whether cookies get the Secure flag (HTTPS, as the connection or a trusted proxy says)."""
+        mode = self.settings.http.secure_cookies
+        return mode == "always" or (mode == "auto" and request.url.scheme == "https")
+
     def page(
         self, request: Request, name: str, operator: str | None, current: str = "", **context: Any
     ) -> HTMLResponse:
+        csrf = _csrf(request.cookies.get(COOKIE), "dashboard") if operator else ""
+        context.setdefault("csrf", csrf)
         context.update(insurer=self.settings.insurer.name, operator=operator, nav=NAV, current=current)
         return self.templates.TemplateResponse(request, name, context)
+
+    def login_page(self, request: Request, next_page: str, error: str | None, status: int = 200) -> HTMLResponse:
+        """The log-in form with its CSRF token (and the cookie that token is made from, when new)."""
+        seed = request.cookies.get(CSRF_COOKIE) or ""
+        fresh = not _good_seed(seed)
+        if fresh:
+            seed = secrets.token_urlsafe(32)
+        response = self.page(request, "login.html", None, title="Вход", next=next_page, error=error,
+                             csrf=_csrf(seed, "login"))  # fmt: skip
+        response.status_code = status
+        if fresh:
+            response.set_cookie(CSRF_COOKIE, seed, httponly=True, samesite="strict", secure=self.secure(request))
+        return response
+
+    def refuse_form(self, request: Request) -> HTMLResponse:
+        """403 for a POST without the right CSRF token (an old page, or another site's form)."""
+        response = self.page(request, "refused.html", None, title="Форма устарела")
+        response.status_code = 403
+        return response
 
     def operator_of(self, request: Request) -> str:
         name = self.operators.operator(request.cookies.get(COOKIE))
@@ -106,15 +166,38 @@ class _Pages:
         return name
 
 
+def _good_seed(seed: str) -> bool:
+    return 32 <= len(seed) <= 64 and seed.isascii()
+
+
+def _csrf(source: str | None, purpose: str) -> str:
+    """The CSRF token of a form: an HMAC keyed with a cookie the browser holds (empty without one)."""
+    if not source:
+        return ""
+    return hmac.new(source.encode("utf-8"), f"osago-csrf:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def _csrf_ok(sent: str, source: str | None, purpose: str) -> bool:
+    expected = _csrf(source, purpose)
+    return bool(expected) and hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode())
+
+
+def _address(request: Request) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For has replaced the proxy's own)."""
+    return request.client.host if request.client else "unknown"
+
+
 def build_web(
     settings: ServerSettings,
     registry: Registry,
     reports: Reports,
     operators: OperatorAuth,
+    *,
+    throttle: Throttle,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> APIRouter:
     """The public check and dashboard routes."""
-    pages = _Pages(settings, registry, reports, operators, clock)
+    pages = _Pages(settings, registry, reports, operators, throttle=throttle, clock=clock)
     router = APIRouter(include_in_schema=False)
     _public_routes(router, pages)
     _dashboard_routes(router, pages)
@@ -132,6 +215,13 @@ def _public_routes(router: APIRouter, pages: _Pages) -> None:
     def check(request: Request, number: str = "") -> HTMLResponse:
         query = number.strip()[:40]
         result = error = None
+        if query and (locked := pages.throttle.check_allowed(_address(request))) is not None:
+            minutes = locked.minutes(time.time())
+            refused = page(request, "check.html", None, title="Проверка полиса", query="", result=None, error=None,
+                           today="", plate="", vin="", busy=minutes)  # fmt: skip
+            refused.status_code = 429
+            refused.headers["Retry-After"] = str(minutes * 60)
+            return refused
         if query:
             parsed = split_policy_number(query)
             if parsed is None:
@@ -154,37 +244,47 @@ def _public_routes(router: APIRouter, pages: _Pages) -> None:
 
     @router.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/dashboard") -> HTMLResponse:
-        return page(request, "login.html", None, title="Вход", next=_local(next), error=None)
+        return pages.login_page(request, _local(next), None)
 
     @router.post("/login", response_model=None)
     def login(
         request: Request,
-        username: Annotated[str, Form(max_length=64)],
-        password: Annotated[str, Form(max_length=200)],
+        username: Annotated[str, Form(max_length=64)] = "",
+        password: Annotated[str, Form(max_length=200)] = "",
         next: Annotated[str, Form(max_length=200)] = "/dashboard",
+        csrf_token: Annotated[str, Form(max_length=128)] = "",
     ) -> Response:
-        token = operators.login(username, password)
-        if token is None:
-            refused = page(request, "login.html", None, title="Вход", next=_local(next),
-                           error="Неверное имя или пароль.")  # fmt: skip
-            refused.status_code = 401
+        if not _csrf_ok(csrf_token, request.cookies.get(CSRF_COOKIE), "login"):
+            return pages.refuse_form(request)
+        outcome = operators.login(username, password, _address(request))
+        if outcome.locked is not None:
+            minutes = outcome.locked.minutes(time.time())
+            error = (
+                f"Слишком много неудачных попыток входа. Вход временно заблокирован — попробуйте через {minutes} мин."
+            )
+            refused = pages.login_page(request, _local(next), error, status=429)
+            refused.headers["Retry-After"] = str(minutes * 60)
             return refused
+        if outcome.token is None:
+            return pages.login_page(request, _local(next), "Неверное имя или пароль.", status=401)
         response = RedirectResponse(_local(next), status_code=303)
         response.set_cookie(
             COOKIE,
-            token,
+            outcome.token,
             httponly=True,
             samesite="strict",
-            secure=settings.http.public_url.startswith("https://"),
+            secure=pages.secure(request),
             max_age=int(settings.reports.session_hours * 3600),
         )
         return response
 
-    @router.get("/logout")
-    def logout(request: Request) -> RedirectResponse:
+    @router.post("/logout", response_model=None)
+    def logout(request: Request, csrf_token: Annotated[str, Form(max_length=128)] = "") -> Response:
+        if not _csrf_ok(csrf_token, request.cookies.get(COOKIE), "dashboard"):
+            return pages.refuse_form(request)
         operators.logout(request.cookies.get(COOKIE))
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
+        response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=pages.secure(request))
         return response
 
 
@@ -274,10 +374,15 @@ def _dashboard_routes(router: APIRouter, pages: _Pages) -> None:
         return page(request, "applications.html", operator, "/dashboard/applications", title="Заявления",
                     table=table, rows=rows, statuses=APPLICATION_STATUSES)  # fmt: skip
 
-    @router.post("/dashboard/applications/{number}/status")
+    @router.post("/dashboard/applications/{number}/status", response_model=None)
     def application_status(
-        request: Request, number: str, status: Annotated[str, Form(max_length=32)]
-    ) -> RedirectResponse:
+        request: Request,
+        number: str,
+        status: Annotated[str, Form(max_length=32)] = "",
+        csrf_token: Annotated[str, Form(max_length=128)] = "",
+    ) -> Response:
+        if not _csrf_ok(csrf_token, request.cookies.get(COOKIE), "dashboard"):
+            return pages.refuse_form(request)
         operator = operator_of(request)
         if status not in APPLICATION_STATUSES:
             raise HTTPException(422, "недопустимый статус")

@@ -28,6 +28,9 @@ from pathlib import Path
 
 import requests
 
+from server.db import Database, open_database
+from server.keys import Keyring
+
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -126,6 +129,20 @@ class ServerProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def key_file(self) -> Path:
+        """The server's encryption key file (its default place in the data directory)."""
+        return self.data_dir / "keys" / "server.key"
+
+    def keyring(self) -> Keyring:
+        """The server's keys, for a test that opens its database (the file is made if the server has not yet)."""
+        return Keyring.from_file(self.key_file, create=True)
+
+    def database(self) -> Database:
+        """The server's database opened with its keys (the caller closes it)."""
+        assert self.db_url is not None, "this server uses the SQLite file in its data directory"
+        return open_database(self.db_url, keyring=self.keyring(), create=False)
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, "OSAGO_SERVER_CONFIG": str(self.config), "OSAGO_SERVER_DATA__DIR": str(self.data_dir)}

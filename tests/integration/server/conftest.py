@@ -13,6 +13,7 @@ import pytest
 from kiosk.insurer.http import ClientSettings, ServerClient
 from kiosk.signing import new_key, write_key_file
 from server.db import Database, open_database
+from server.keys import Keyring
 from server.models import Kiosk
 from tests.support.server_process import ServerProcess, TemporaryPostgres, postgres_available
 
@@ -58,9 +59,9 @@ def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
         process.stop()
 
 
-def provision(db_url: str, kiosk_id: str, key_file: Path) -> None:
+def provision(db_url: str, kiosk_id: str, key_file: Path, keyring: Keyring) -> None:
     """What ``osago-server kiosk add`` does, without a process start (the CLI has its own test)."""
-    database = open_database(db_url, create=False)
+    database = open_database(db_url, keyring=keyring, create=False)
     try:
         secret = new_key()
         with database.transaction() as session:
@@ -92,7 +93,7 @@ def kiosk(server: ServerProcess, db_url: str, tmp_path: Path) -> Iterator[Provis
     """A new kiosk (own id, own key file of mode 0600) for each test."""
     kiosk_id = f"KIOSK-{next(_kiosks):04d}"
     key_file = tmp_path / "kiosk" / "server.key"
-    provision(db_url, kiosk_id, key_file)
+    provision(db_url, kiosk_id, key_file, server.keyring())
     client = fast_client(server.url, kiosk_id, key_file)
     try:
         yield ProvisionedKiosk(kiosk_id, key_file, client)
@@ -101,9 +102,9 @@ def kiosk(server: ServerProcess, db_url: str, tmp_path: Path) -> Iterator[Provis
 
 
 @pytest.fixture(scope="module")
-def server_db(server: ServerProcess, db_url: str) -> Iterator[Database]:
-    """The server's database, opened by the test to check what was stored."""
-    database = open_database(db_url, create=False)
+def server_db(server: ServerProcess) -> Iterator[Database]:
+    """The server's database, opened by the test (with the server's keys) to check what was stored."""
+    database = server.database()
     try:
         yield database
     finally:

@@ -26,7 +26,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     root = tmp_path_factory.mktemp("fuzz")
     url = f"sqlite:///{root / 'server.db'}"
     server = ServerProcess(root / "server", url).start()
-    provision(url, "KIOSK-FUZZ", root / "kiosk.key")
+    provision(url, "KIOSK-FUZZ", root / "kiosk.key", server.keyring())
     try:
         yield server, root / "kiosk.key"
     finally:

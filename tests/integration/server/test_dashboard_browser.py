@@ -119,7 +119,7 @@ def filled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     try:
         batches: dict[str, list[dict[str, Any]]] = {}
         for number, kiosk_id in enumerate(("KIOSK-0001", "KIOSK-0002", "KIOSK-0003"), 1):
-            provision(url, kiosk_id, root / f"{kiosk_id}.key")
+            provision(url, kiosk_id, root / f"{kiosk_id}.key", server.keyring())
             events = _events_for(kiosk_id, number, sales=40 - 12 * number, days_back=20)
             batches[kiosk_id] = events
         # Renewals due soon and one policy lapsed three days ago, at KIOSK-0001.

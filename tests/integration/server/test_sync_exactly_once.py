@@ -23,7 +23,9 @@ from kiosk.journal.db import Journal, open_journal
 from kiosk.privacy import PersonalDataCipher
 from kiosk.sync import SyncError, push_outbox, run_sync
 from server.db import Database, open_database
+from server.guard import REFUSED
 from server.ingest import ingest_events
+from server.keys import Keyring
 from server.models import Event, Payment, Policy, Sale
 from server.schemas import EventIn
 from tests.integration.server.conftest import ProvisionedKiosk, fast_client, fresh_database, provision
@@ -75,7 +77,7 @@ def test_every_event_arrives_exactly_once_while_the_server_is_killed_and_the_net
     url = fresh_database(request, kind, tmp_path)
     server = ServerProcess(tmp_path / "server", url).start()
     key_file = tmp_path / "kiosk" / "server.key"
-    provision(url, "KIOSK-0042", key_file)
+    provision(url, "KIOSK-0042", key_file, server.keyring())
     ids = emit_sales(journal, "KIOSK-0042", SALES, cipher)
     stop = threading.Event()
     kills = 0
@@ -113,7 +115,7 @@ def test_every_event_arrives_exactly_once_while_the_server_is_killed_and_the_net
             client.close()
             dropped = proxy.dropped
 
-        database = open_database(url, create=False)
+        database = server.database()
         try:
             counts = _counts(database, "KIOSK-0042")
             with database.session() as session:
@@ -223,7 +225,8 @@ def test_sync_command_reports_progress_exits_zero_when_empty_and_three_when_unre
     assert unreachable.returncode == 3
     assert "сервер недоступен" in unreachable.stderr
     assert refused.returncode == 1
-    assert "сервер отказал" in refused.stderr and "unknown kiosk" in refused.stderr
+    # One answer for every refused signature: an unknown kiosk is not told it is unknown.
+    assert "сервер отказал" in refused.stderr and REFUSED in refused.stderr
 
 
 def test_application_statuses_set_by_an_operator_come_back_into_the_journal(
@@ -246,7 +249,7 @@ def test_application_statuses_set_by_an_operator_come_back_into_the_journal(
                                updated_at=now))  # fmt: skip
         session.add(ApplicationRecord(sale_id="s-app", number=gateway_answer["number"], office="Офис",
                                       visit_by="2026-12-01", status="в обработке", created_at=now))  # fmt: skip
-    database = open_database(server.env()["OSAGO_SERVER_DATABASE__URL"], create=False)
+    database = server.database()
     from server.registry import Registry
 
     Registry(database, None, None).set_application_status(gateway_answer["number"], "исполнена", "operator")  # type: ignore[arg-type]
@@ -268,9 +271,10 @@ def test_stored_events_read_back_exactly_as_the_kiosk_sent_them(
 ) -> None:
     # PostgreSQL takes a batch as one JSON document (server.ingest._store_new), SQLite row by row:
     # both must keep text, numbers, nesting, empty personal data and the instant of every event.
-    database = open_database(fresh_database(request, kind, tmp_path))
+    keyring = Keyring.generate()
+    database = open_database(fresh_database(request, kind, tmp_path), keyring=keyring)
     try:
-        provision(database.engine.url.render_as_string(hide_password=False), "KIOSK-0007", tmp_path / "k.key")
+        provision(database.engine.url.render_as_string(hide_password=False), "KIOSK-0007", tmp_path / "k.key", keyring)
         moscow = dt.timezone(dt.timedelta(hours=3))
         sent = [
             EventIn(

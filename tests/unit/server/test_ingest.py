@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 
 from server.db import Database, open_database
 from server.ingest import ingest_events
+from server.keys import Keyring
 from server.models import EndOfDay, Event, Kiosk, Payment, Policy, Sale
 from server.schemas import EventIn
 from tests.support.sale_events import envelopes
@@ -21,7 +22,7 @@ NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    db = open_database(f"sqlite:///{tmp_path_factory.mktemp('ingest') / 'server.db'}")
+    db = open_database(f"sqlite:///{tmp_path_factory.mktemp('ingest') / 'server.db'}", keyring=Keyring.generate())
     with db.transaction() as session:
         session.add(Kiosk(id="KIOSK-0001", secret="0" * 64, enabled=True, created_at=NOW))
     yield db

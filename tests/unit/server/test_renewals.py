@@ -13,6 +13,7 @@ from kiosk.bootstrap import tariff_engine
 from kiosk.config import load_settings
 from kiosk.tariffs import next_kbm_class, parse_request
 from server.db import open_database
+from server.keys import Keyring
 from server.models import Policy, RenewalQuote
 from server.renewals import renew
 
@@ -39,7 +40,7 @@ def _policy(number: str, end: dt.date, drivers: list[dict[str, str]] | None = DR
 def test_policies_ending_in_the_next_30_days_are_priced_with_next_years_classes(
     config_dir: Path, tmp_path: Path
 ) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'server.db'}")
+    db = open_database(f"sqlite:///{tmp_path / 'server.db'}", keyring=Keyring.generate())
     today = dt.date(2026, 11, 21)
     with db.transaction() as session:
         session.add(_policy("0000000001", today + dt.timedelta(days=10)))

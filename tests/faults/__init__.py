@@ -1,0 +1,1 @@
+"""Fault tests: crashes, corrupt journals, full disks, hostile input."""

@@ -1,0 +1,1 @@
+"""Hostile input against the central server."""
