@@ -292,6 +292,8 @@ class Diagnostics:
             "reason": status.reason_ru,
             "terminal_id": status.terminal_id,
             "software": status.software_version,
+            # status byte bit 4 at registration: the kiosk's issue of goods needs vending-machine mode
+            "vending_mode": status.vending_mode,
             "last_payment": last_result,
         }
         if not status.ready:

@@ -6,10 +6,20 @@ decision on an approved 04 0F, which ``authorise`` hands to the caller:
 
 * ``authorise`` returns when the 04 0F arrives, without answering it. If approved, a background thread
   holds the terminal: it answers 84 9C 00 ("not finished, ask again") when ``goods.hold`` seconds pass
-  without a decision, within the bounds we sent in BMP 01 (answer timeout) and BMP 02 (max. asks).
-* ``confirm_goods`` answers 80 00 00 — the commit point — and collects the completion;
-  ``refuse_goods`` answers 84 xx 00 and the terminal reverses by itself. If we die in between, the
-  terminal reverses after its answer timeout.
+  without a decision, within the bounds we sent in BMP 01 (answer timeout) and BMP 02 (max. asks). The
+  hold stays well inside T3 (3 s of 5 s by default): a terminal in retail mode treats an answer later
+  than T3 as none and reverses (transport spec §5.2.5).
+* ``confirm_goods`` answers 80 00 00 and collects the receipt and the completion; ``refuse_goods``
+  answers 84 xx 00 and the terminal reverses by itself. If we die in between, the terminal reverses
+  after its answer timeout.
+* A payment is COMMITTED only once every receipt line (06 D1/06 D3) and the completion (06 0F) were
+  answered: the terminal stores it only after our answers to the 04 0F *and* to all print commands, and
+  auto-reverses otherwise (command spec §2.2.8). A terminal that goes silent after our 80 00 00 leaves
+  the fate UNKNOWN; Repeat Receipt (06 20 with service byte 01, §2.20) tells what it kept.
+
+Registration sends the list of commands we process (TLV 26, asking for 06 D3 text blocks) and the
+receipt charset where the spec has a code for it (TLV 27/14); the completion's status byte says whether
+the terminal runs in vending-machine mode (bit 4, §2.1 table 3), which ``status`` reports.
 """
 
 from __future__ import annotations
@@ -72,7 +82,7 @@ class GoodsPolicy:
 
     answer_timeout: int = 30
     max_asks: int = 60
-    hold: float = 5.0
+    hold: float = 3.0  # well inside T3 (5 s): see the module docstring
 
     def __post_init__(self) -> None:
         if not 3 <= self.answer_timeout <= 255:
@@ -117,9 +127,15 @@ class ZvtTerminal:
         self.currency = currency
         self.timing = timing or Timing()
         self.goods = goods or GoodsPolicy()
+        if self.goods.hold >= self.timing.t3:
+            raise ValueError(f"goods hold {self.goods.hold} s must stay inside T3 ({self.timing.t3} s)")
         self.tz = tz
         self.max_amount = max_amount
-        self.charset = charset
+        #: the charset asked for (URL option); ``charset`` is the one in force after Registration
+        self.wanted_charset = m.normalise_charset(charset)
+        self.charset = self.wanted_charset
+        #: status byte bit 4 of the last Registration completion (None before one, or without a status byte)
+        self.vending_mode: bool | None = None
         self._on_close = on_close
         self._mutex = threading.Lock()
         self._busy: str | None = None
@@ -172,7 +188,7 @@ class ZvtTerminal:
                 return
             if m.is_positive(answer):
                 return
-            code = answer[1]
+            code, _currency = m.decode_negative(answer)
             raise TerminalRefusedError(f"terminal refused {apdu[:2].hex(' ')}: {code:02X} {outcome_of(code)[1]}", code)
 
     def _dialogue(
@@ -292,14 +308,39 @@ class ZvtTerminal:
             self._end()
 
     def _register(self) -> Registration:
-        self._command(m.registration(self.password, self.currency))
+        tlv = m.registration_tlv(self.wanted_charset)
+        self._command(m.registration(self.password, self.currency, tlv=tlv))
         ex = self._dialogue(_Exchange())
         if ex.end != "completion":
             raise TerminalRefusedError(f"registration aborted: {ex.end_code}", ex.end_code)
-        status, tid, currency = m.decode_registration_completion(ex.end_data)
+        done = m.decode_registration_completion(ex.end_data)
         self._registered = True
-        self._terminal_id = tid or self._terminal_id
-        return Registration(terminal_id=tid, status_byte=status, currency=currency)
+        self._terminal_id = done.terminal_id or self._terminal_id
+        self.vending_mode = done.vending_mode
+        self.charset = self._accepted_charset(done)
+        if done.vending_mode is False:
+            log.warning(
+                "terminal is not in vending-machine mode (status byte %02X): issue of goods may not hold",
+                done.status_byte,
+            )
+        return Registration(
+            terminal_id=done.terminal_id,
+            status_byte=done.status_byte,
+            currency=done.currency,
+            vending_mode=done.vending_mode,
+            charset=self.charset,
+        )
+
+    def _accepted_charset(self, done: m.RegistrationCompletion) -> str:
+        """§9 tag 27: a charset we configured with TLV 14 is in force only if the completion echoes it;
+        otherwise the terminal keeps CP437. Charsets without a code are the terminal's own setting."""
+        code = m.CHARSET_CODES[self.wanted_charset]
+        if code is None or code == m.CHARSET_CODES[m.DEFAULT_CHARSET]:
+            return self.wanted_charset
+        if done.charset_code == code:
+            return self.wanted_charset
+        log.warning("terminal did not accept charset %s: receipts decode as CP437", self.wanted_charset)
+        return m.DEFAULT_CHARSET
 
     def status(self) -> TerminalStatus:
         """Status-Enquiry 05 01: ready or not, with the reason. Never raises for device trouble."""
@@ -333,6 +374,7 @@ class ZvtTerminal:
                 enquiry.software_version,
                 self._terminal_id,
                 text_ru=terminal_status_ru(enquiry.terminal_status),
+                vending_mode=self.vending_mode,
             )
         except TerminalError as exc:
             return TerminalStatus(False, f"{type(exc).__name__}: {exc}", text_ru=f"нет связи с терминалом ({exc})")
@@ -452,12 +494,18 @@ class ZvtTerminal:
                 self._dialogue(ex)
             except TerminalError as exc:
                 lines += ex.lines
-                if committing:
-                    # The acknowledged 04 0F is the commit point (spec §2.2.8): the payment stands.
-                    log.warning("completion after commit failed (%s): payment stands", exc)
-                    return end(Fate.COMMITTED, Outcome.APPROVED, 0, "committed; completion not received")
-                return end(Fate.UNKNOWN, Outcome.FAULT, None, f"refused; no confirmation: {exc}")
+                # §2.2.8: the terminal stores the payment only after our answers to the 04 0F and to every
+                # receipt line, and reverses it otherwise. Silence before its completion: we cannot know.
+                outcome = Outcome.TIMEOUT if _is_timeout(exc) else Outcome.FAULT
+                what = "goods confirmed" if committing else "goods refused"
+                log.warning("%s, then no completion (%s): fate unknown, ask with Repeat Receipt", what, exc)
+                return end(Fate.UNKNOWN, outcome, None, f"{what}; no completion from the terminal: {exc}")
             lines += ex.lines
+            if committing and ex.end != "completion":
+                # An Abort after our 80 00 00 (§2.2.9: "issue of goods failed"): whether the terminal had
+                # stored the payment is for Repeat Receipt to say, not for us to guess.
+                log.warning("terminal ended a confirmed payment with abort %s: fate unknown", ex.end_code)
+                return end(Fate.UNKNOWN, Outcome.FAULT, ex.end_code, "goods confirmed; the terminal aborted")
             if committing:
                 return end(Fate.COMMITTED, Outcome.APPROVED, 0, "payment committed")
             code = ex.end_code if ex.end == "abort" else (ex.info.result_code if ex.info else None)
@@ -566,21 +614,25 @@ class ZvtTerminal:
         return Diagnosis(code == 0, code, outcome_of(code)[1], tuple(ex.lines))
 
     def repeat_receipt(self) -> TransactionResult:
-        """Repeat Receipt 06 20: the last transaction as the terminal remembers it.
+        """Repeat Receipt 06 20 with service byte 01: the last transaction as the terminal remembers it.
 
-        ``fate``: result 00 with an original trace (BMP 37) is a reversal of that trace (REVERSED);
-        result 00 without is a committed payment (COMMITTED); any other result is DECLINED. How real
-        terminals mark a reversal here varies [L]: check a new terminal model with the contract suite.
+        The service byte asks for the Status-Information "as in the original transaction" (§2.20.1, table
+        5); without it a spec terminal repeats only the receipt. ``fate``: result 00 with an original trace
+        (BMP 37) is a reversal of that trace (REVERSED); result 00 without is a committed payment
+        (COMMITTED); any other result is DECLINED. No Status-Information at all is UNKNOWN and never
+        "approved". How real terminals mark a reversal here varies [L]: check a new terminal model with
+        the contract suite.
         """
         self._begin("repeat receipt")
         try:
-            self._command(m.repeat_receipt(self.password))
+            self._command(m.repeat_receipt(self.password, m.REPEAT_STATUS_INFO))
             ex = self._dialogue(_Exchange())
         finally:
             self._end()
         info = ex.info
         if info is None:
-            return self._result(ex, TransactionResult, Fate.UNKNOWN)
+            result = self._result(ex, TransactionResult, Fate.UNKNOWN)
+            return replace(result, approved=False, outcome=Outcome.FAULT, result_text="no status information")
         fate = Fate.DECLINED
         if info.result_code == 0:
             fate = Fate.REVERSED if info.original_trace else Fate.COMMITTED

@@ -9,6 +9,12 @@ not stuffed.
 byte or many) and it yields complete APDUs or ``BadFrame`` events. It never blocks and never needs more
 than the bytes it is given; the inter-byte timeout T1 is the link's job (``FrameDecoder.reset``).
 
+A frame whose APDU is only the two control bytes (no length byte) is read as that APDU with an empty
+data block: some terminal firmware answers End-of-Day this way (``80 00`` / ``06 0F`` without their
+``00``). The CRC proves the bytes are what the terminal sent, and a 2-byte APDU cannot mean anything
+else; NAKing it only makes the terminal repeat the same frame until both sides give up (T2 x 3, then
+the ECR waits out T4). ``FrameDecoder.repaired`` counts such frames.
+
 For TCP the APDUs are bare; ``ApduAssembler`` reassembles them from arbitrary fragments.
 """
 
@@ -86,6 +92,8 @@ class FrameDecoder:
         self._state = _State.HUNT
         self._buf = bytearray()
         self._crc_lo = 0
+        #: frames that came without their length byte and were read with an empty data block
+        self.repaired = 0
 
     @property
     def hunting(self) -> bool:
@@ -151,6 +159,9 @@ class FrameDecoder:
         expected = crc16_kermit(apdu + bytes([ETX]))
         if received != expected:
             return BadFrame(f"CRC mismatch: got {received:04X}, expected {expected:04X}")
+        if len(apdu) == 2:
+            self.repaired += 1
+            return apdu + b"\x00"  # control field without its length byte (see the module docstring)
         size = apdu_header_size(apdu)
         if size is None or len(apdu) < size:
             return BadFrame("frame shorter than an APDU header")

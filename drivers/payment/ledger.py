@@ -11,8 +11,11 @@ digits), ``reason``, plus event-specific keys (``masked_pan``, ``card_type``, ``
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,17 +114,49 @@ def final_states(
     return view
 
 
-class Ledger:
-    """The writer. ``path=None`` keeps the ledger in memory only."""
+class LedgerLockedError(RuntimeError):
+    """Another simulator writes this ledger."""
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+
+class Ledger:
+    """The writer. ``path=None`` keeps the ledger in memory only.
+
+    With ``lock_wait`` the file is locked (``flock``) before it is read: two simulators must never write
+    one ledger, and one that starts while the previous one is still exiting waits that long for it.
+    A torn last line (a writer killed mid-line) is cut off, so the next line starts clean.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, *, lock_wait: float | None = None) -> None:
         self.path = None if path is None else Path(path)
         self.entries: list[LedgerEntry] = []
         self._file: IO[str] | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.entries = read_ledger(self.path)
             self._file = self.path.open("a", encoding="utf-8")
+            if lock_wait is not None:
+                self._lock(lock_wait)
+            self._cut_torn_tail()
+            self.entries = read_ledger(self.path)
+
+    def _lock(self, wait: float) -> None:
+        assert self._file is not None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._file.close()
+                    self._file = None
+                    raise LedgerLockedError(f"ledger {self.path} is in use by another simulator") from None
+                time.sleep(0.05)
+
+    def _cut_torn_tail(self) -> None:
+        assert self.path is not None
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            os.truncate(self.path, data.rfind(b"\n") + 1)
 
     def append(self, event: str, **fields: Any) -> LedgerEntry:
         known = {k: fields.pop(k) for k in ("receipt_no", "trace", "amount", "result_code", "reason") if k in fields}
@@ -141,5 +176,6 @@ class Ledger:
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()  # closing releases the lock
             self._file = None

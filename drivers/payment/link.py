@@ -118,7 +118,13 @@ class SerialLink:
         return self._inbox.popleft()
 
     def _feed(self, byte: int) -> None:
+        repaired = self._decoder.repaired
         for event in self._decoder.feed(bytes([byte])):
+            if self._decoder.repaired != repaired and not isinstance(event, BadFrame):
+                repaired = self._decoder.repaired
+                log.warning(
+                    "frame %s came without its length byte (terminal firmware fault): read as empty", event.hex(" ")
+                )
             if isinstance(event, BadFrame):
                 log.info("bad frame (%s): NAK", event.reason)
                 self._write(bytes([NAK]))

@@ -6,6 +6,7 @@ fields and formats: command spec PA00P015 §2 (ECR commands), §3 (PT commands),
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -59,6 +60,49 @@ RUB: Final = 643
 # wants intermediate status (bit 3), and controls payment and admin functions (bits 4, 5).
 CONFIG_KIOSK: Final = 0xBE
 SERVICE_STATUS_TLV: Final = 0x04  # status-enquiry service byte: completion may carry TLV
+# Repeat Receipt service byte (PA00P015 §2.20.1, table 5): bit 0 = "ECR requires Status-Information (as in
+# the original transaction)" -- without it a spec terminal sends only the receipt, never the 04 0F that
+# says what became of the money; bit 1 = no receipt at all.
+REPEAT_STATUS_INFO: Final = 0x01
+REPEAT_NO_RECEIPT: Final = 0x02
+# Registration completion status byte (§2.1, table 3); bit 4: the PT runs in vending-machine mode
+# (issue of goods: it waits for our goods decision and understands 84 9C 00).
+STATUS_BYTE_VENDING: Final = 0x10
+
+# The ZVT commands we process when the terminal is master, sent as TLV 26 at Registration (§2.1: "strongly
+# recommended"; §9 tag 26). Listing 06 D3 and not 06 D1 asks for receipts as text blocks: without the list a
+# terminal falls back to one 06 D1 frame per line (tag 26: "the ECR must explicitly request 06D3"). 04 0F,
+# 06 0F and 06 1E are always allowed; 04 FF follows the config byte; 04 01 comes with Diagnosis.
+PERMITTED_COMMANDS: Final = ((0x04, 0x0F), (0x06, 0x0F), (0x06, 0x1E), (0x04, 0xFF), (0x06, 0xD3), (0x04, 0x01))
+
+# Receipt and display text charsets (URL option ``charset``) -> TLV 14 code (§9 tag 14: 01..10 ISO 8859-n,
+# FE UTF-8, FF CP437 = ZVT default). CP866 and Windows-1251 have no TLV 14 code: a terminal sends them only
+# when its vendor configured it so, and the ECR then just decodes with them (nothing to negotiate).
+CHARSET_CODES: Final[dict[str, int | None]] = {
+    "cp437": 0xFF,
+    "iso8859-1": 0x01,
+    "iso8859-5": 0x05,
+    "utf-8": 0xFE,
+    "cp866": None,
+    "cp1251": None,
+}
+DEFAULT_CHARSET: Final = "cp437"
+
+
+def normalise_charset(name: str) -> str:
+    """The codec name of a supported receipt charset ("latin-1" -> "iso8859-1", "windows-1251" -> "cp1251")."""
+    try:
+        codec = codecs.lookup(name.strip()).name
+    except LookupError:
+        codec = ""
+    if codec not in CHARSET_CODES:
+        raise ValueError(f"charset {name!r} is not supported (cp437, cp866, cp1251, latin-1, iso8859-5, utf-8)")
+    return codec
+
+
+def charset_of_code(code: int) -> str | None:
+    """The codec for a TLV 14 value we know (None for others)."""
+    return next((name for name, value in CHARSET_CODES.items() if value == code), None)
 
 
 def negative(code: int) -> bytes:
@@ -84,9 +128,24 @@ def _password(password: str) -> bytes:
 # --- ECR -> PT commands ----------------------------------------------------------------------
 
 
-def registration(password: str, currency: int = RUB, config: int = CONFIG_KIOSK, tlv: bytes = b"") -> bytes:
-    """06 00: <password> <config byte> <currency> [06 TLV]."""
+def registration_tlv(charset: str = DEFAULT_CHARSET) -> bytes:
+    """The TLV container of our Registration: 26 {0A <command>...} and, for a charset with a TLV 14 code
+    other than the default, 27 {14 <code>} (§9 tag 27: one tag 14 configures that charset; the PT echoes it
+    in the completion if it accepts it, else it keeps CP437)."""
+    tlv = encode_tlv(0x26, [encode_tlv(0x0A, bytes(c)) for c in PERMITTED_COMMANDS])
+    code = CHARSET_CODES[normalise_charset(charset)]
+    if code is not None and code != CHARSET_CODES[DEFAULT_CHARSET]:
+        tlv += encode_tlv(0x27, encode_tlv(0x14, bytes([code])))
+    return tlv
+
+
+def registration(
+    password: str, currency: int = RUB, config: int = CONFIG_KIOSK, tlv: bytes = b"", service_byte: int | None = None
+) -> bytes:
+    """06 00: <password> <config byte> <currency> [03 service byte] [06 TLV] (§2.1: both need the CC)."""
     data = _password(password) + bytes([config]) + bcd_encode(str(currency), 2)
+    if service_byte is not None:
+        data += encode_bmp(0x03, bytes([service_byte]))
     if tlv:
         data += encode_bmp(0x06, tlv)
     return Apdu(*REGISTRATION, data).encode()
@@ -131,8 +190,12 @@ def status_enquiry(password: str, service_byte: int | None = None) -> bytes:
     return Apdu(*STATUS_ENQUIRY, data).encode()
 
 
-def repeat_receipt(password: str) -> bytes:
-    return Apdu(*REPEAT_RECEIPT, _password(password)).encode()
+def repeat_receipt(password: str, service_byte: int | None = REPEAT_STATUS_INFO) -> bytes:
+    """06 20 <password> [03 <service byte>]; by default asks for the Status-Information (§2.20.1)."""
+    data = _password(password)
+    if service_byte is not None:
+        data += encode_bmp(0x03, bytes([service_byte]))
+    return Apdu(*REPEAT_RECEIPT, data).encode()
 
 
 def abort_request() -> bytes:
@@ -181,9 +244,19 @@ def completion(data: bytes = b"") -> bytes:
     return Apdu(*COMPLETION, data).encode()
 
 
-def abort_pt(result_code: int, tlv: bytes = b"") -> bytes:
-    data = bytes([result_code]) + (encode_bmp(0x06, tlv) if tlv else b"")
+def abort_pt(result_code: int, tlv: bytes = b"", currency: int | None = None) -> bytes:
+    """06 1E <result code> [<CC>] [06 TLV]; the CC only with result 6F (wrong currency, §2.2.9)."""
+    data = bytes([result_code])
+    if currency is not None:
+        data += bcd_encode(str(currency), 2)
+    data += encode_bmp(0x06, tlv) if tlv else b""
     return Apdu(*ABORT_PT, data).encode()
+
+
+def wrong_currency(currency: int | None) -> bytes:
+    """The PT's answer to a Registration with a currency it does not use: 84 1E xx 6F [<CC>] (§2.1)."""
+    data = bytes([0x6F]) + (bcd_encode(str(currency), 2) if currency is not None else b"")
+    return Apdu(0x84, 0x1E, data).encode()
 
 
 # --- decoding PT messages ------------------------------------------------------------------------
@@ -386,14 +459,34 @@ def decode_enquiry_completion(data: bytes) -> EnquiryCompletion:
     return EnquiryCompletion(version, status, rest.tlv)
 
 
+def decode_negative(apdu: bytes) -> tuple[int, int | None]:
+    """A negative answer 84 xx [data] -> (result code, currency). 84 1E carries the result in its data
+    (§2.1: wrong currency is 84 1E xx 6F [<CC>]); any other 84 xx has it in the APRC."""
+    code = apdu[1]
+    data = apdu[3:] if len(apdu) > 3 and apdu[2] != 0xFF else b""
+    if code == 0x1E and data:
+        currency = _currency(data[1:3]) if data[0] == 0x6F and len(data) >= 3 else None
+        return data[0], currency
+    return code, None
+
+
+def _currency(raw: bytes) -> int | None:
+    try:
+        return int(bcd_decode(raw))
+    except ProtocolError:
+        return None
+
+
 def decode_abort(data: bytes) -> tuple[int | None, str | None]:
-    """06 1E -> (result code, extended error text from TLV 1F17 if any)."""
+    """06 1E -> (result code, extended error text from TLV 1F17 if any). With result 6F a positional
+    2-byte currency code follows the result (§2.2.9) and is skipped."""
     if not data:
         return None, None
     code = data[0]
     text = None
+    tail = data[3:] if code == 0x6F and len(data) >= 3 else data[1:]
     try:
-        fields = parse_bmps(data[1:])
+        fields = parse_bmps(tail)
         ext = find_tlv(fields.tlv, 0x1F17)
         text = _ascii(ext.value) if ext else None
     except ProtocolError:
@@ -401,14 +494,37 @@ def decode_abort(data: bytes) -> tuple[int | None, str | None]:
     return code, text
 
 
-def decode_registration_completion(data: bytes) -> tuple[int | None, str | None, int | None]:
-    """06 0F after Registration -> (status byte, terminal id, currency)."""
+@dataclass(frozen=True)
+class RegistrationCompletion:
+    """06 0F after Registration (§2.1): [19 status byte] [29 TID] [49 CC] [06 TLV {12, 14/27, 1A, 26 ...}]."""
+
+    status_byte: int | None
+    terminal_id: str | None
+    currency: int | None
+    charset_code: int | None = None  # TLV 27/14 echoed: the charset the PT accepted
+    permitted_commands: tuple[tuple[int, int], ...] = ()  # TLV 26: what the PT implements
+    max_apdu: int | None = None  # TLV 1A
+
+    @property
+    def vending_mode(self) -> bool | None:
+        """Status byte bit 4 (table 3): the PT runs in vending-machine mode; None if no status byte came."""
+        return None if self.status_byte is None else bool(self.status_byte & STATUS_BYTE_VENDING)
+
+
+def decode_registration_completion(data: bytes) -> RegistrationCompletion:
+    """Decode the data block of the completion that ends a Registration. Unknown BMPs end the parse."""
     fields = parse_bmps(data)
     status = fields.get(0x19)
     tid = fields.get(0x29)
     cc = fields.get(0x49)
-    return (
+    echoed = next((t for t in iter_tlv(fields.tlv) if t.tag == 0x14 and len(t.value) == 1), None)
+    commands = tuple((t.value[0], t.value[1]) for t in iter_tlv(fields.tlv) if t.tag == 0x0A and len(t.value) == 2)
+    max_apdu = find_tlv(fields.tlv, 0x1A)
+    return RegistrationCompletion(
         status[0] if status else None,
         bcd_decode(tid) if tid else None,
         int(bcd_decode(cc)) if cc else None,
+        echoed.value[0] if echoed else None,
+        commands,
+        int.from_bytes(max_apdu.value, "big") if max_apdu and 0 < len(max_apdu.value) <= 2 else None,
     )

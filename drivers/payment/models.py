@@ -143,6 +143,9 @@ class TerminalStatus:
     terminal_id: str | None = None
     #: the reason in Russian, for the technician's screen and the journal ("" when only ``reason`` is known)
     text_ru: str = ""
+    #: status byte bit 4 at the last Registration: the terminal runs in vending-machine mode (issue of
+    #: goods); None before a Registration or when the terminal sent no status byte
+    vending_mode: bool | None = None
 
     @property
     def reason_ru(self) -> str:
@@ -157,6 +160,10 @@ class Registration:
     terminal_id: str | None
     status_byte: int | None
     currency: int | None
+    #: status byte bit 4 (command spec §2.1, table 3); None without a status byte
+    vending_mode: bool | None = None
+    #: the receipt charset in force after the Registration (the one asked for, or CP437 if refused)
+    charset: str | None = None
 
 
 @dataclass(frozen=True)

@@ -128,13 +128,15 @@ class RecordingTerminal:
 
     def register(self) -> Registration:
         self._record("register")
-        return Registration(terminal_id=TERMINAL_ID, status_byte=0x10, currency=643)
+        return Registration(terminal_id=TERMINAL_ID, status_byte=0x10, currency=643, vending_mode=True, charset="cp437")
 
     def status(self) -> TerminalStatus:
         self._record("status")
         if self._busy:
             return TerminalStatus(False, "a transaction is running")
-        return TerminalStatus(self.ready, self.reason, 0x00 if self.ready else 0xDF, "FAKE 1.0", TERMINAL_ID)
+        return TerminalStatus(
+            self.ready, self.reason, 0x00 if self.ready else 0xDF, "FAKE 1.0", TERMINAL_ID, vending_mode=True
+        )
 
     def authorise(self, amount: Decimal, *, on_status: Any = None) -> Authorisation:
         value = validate_amount(amount)

@@ -4,17 +4,27 @@
 with ``transport=tcp``), reads where it listens from its first stdout line, opens the real serial
 (or TCP) backend there, and stops the child when the terminal is closed.
 
+The child dies with the process that started it, however that one ends (SIGKILL included): its
+standard input is a pipe only we hold (``--watch-stdin``: EOF means we are gone), and when started from
+the main thread it also asks Linux for a signal at our death (``--die-with-parent``; the kernel ties
+that to the starting *thread*, so a worker thread that ends must not use it). The ledger is locked by
+the child, so a kiosk restarted at once waits for its old simulator to let go instead of sharing it.
+
 Simulator options in the URL: scenario, ledger, think (s), baudrate, control, terminal_id,
-terminal_status (hex), reask (s), naks, bad_crcs, drop_pause (s), print_mode, full_pan, sim_t2 (s),
-transport (pty | tcp). Everything else is a common ZVT option (see ``drivers.payment.url``).
+terminal_status (hex), reask (s), naks, bad_crcs, drop_pause (s), print_mode (auto | lines | blocks),
+full_pan, sim_t2 (s), sim_currency (the terminal's own currency), sim_charset (its configured receipt
+charset), transport (pty | tcp). Everything else is a common ZVT option (see ``drivers.payment.url``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import select
 import subprocess
 import sys
+import threading
 from typing import Any
 
 from drivers.payment.ecr import ZvtTerminal
@@ -37,6 +47,8 @@ _FLAGS = {
     "drop_pause": "--drop-pause",
     "print_mode": "--print-mode",
     "sim_t2": "--t2",
+    "sim_currency": "--currency",
+    "sim_charset": "--charset",
 }
 
 
@@ -44,8 +56,11 @@ class SimulatorProcess:
     """A running simulator child process and where it listens."""
 
     def __init__(self, argv: list[str]) -> None:
+        argv = [*argv, "--watch-stdin"]
+        if threading.current_thread() is threading.main_thread():
+            argv += ["--die-with-parent", str(os.getpid())]
         self.argv = argv
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
         line = self.proc.stdout.readline().strip() if ready else ""
@@ -56,6 +71,9 @@ class SimulatorProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not go within 5 s; always reaped."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -7,6 +7,25 @@ fate, and survives the ECR side disappearing (pty hang-up, socket EOF): an appro
 decision never came is reversed when its answer timeout (BMP 01) expires, or as soon as the next
 command arrives, whichever is first.
 
+It follows the command spec PA00P015 13.08 where a kiosk depends on it:
+
+* Registration (§2.1) checks the currency (``84 1E 03 6F <CC>`` if wrong), keeps the config byte (04 FF
+  only if bit 3 asked for it; receipts as print commands only if bits 1/2 and 7 say so), takes TLV 26
+  (06 D3 text blocks only if the ECR listed 06 D3, else 06 D1 lines) and TLV 27/14 (a charset it knows is
+  echoed and used), and reports vending-machine mode in the status byte (bit 4).
+* Authorisation checks the currency too (Abort ``06 1E 6F <CC>``, §2.2.9). A payment is stored only
+  after the ECR answered the 04 0F *and* every receipt line; without those answers it is reversed
+  (§2.2.8). Once stored, a failed Completion does not undo it (§2.2.9).
+* A command that arrives while the terminal is master is answered ``84 A0 00`` (receiver not ready,
+  "receiver is busy") instead of being dropped; 06 B0 during a payment aborts it.
+* Service bytes are honoured: Repeat Receipt (§2.20.1) sends the Status-Information only with bit 0 and
+  no receipt with bit 1; Status-Enquiry (§2.56.1) leaves out the software version with bit 1.
+* After a restart the last transaction (receipt no, trace, fate) is rebuilt from the fsynced ledger, and
+  a payment it never stored is reversed, so Repeat Receipt after a crash tells the truth. The ledger is
+  locked: a second simulator on the same ledger waits, then refuses to start.
+* Started by ``sim://`` it dies with the process that started it (``--die-with-parent``: Linux
+  PR_SET_PDEATHSIG, and ``--watch-stdin``: exit when the parent's pipe closes).
+
 Scenarios (``--scenario``, or at run time through ``--control FILE``: JSON ``{"scenario": …}``):
 approve, decline, customer-abort, card-unreadable, timeout, nak-storm, corrupted-crc, line-drop, slow.
 """
@@ -14,12 +33,15 @@ approve, decline, customer-abort, card-unreadable, timeout, nak-storm, corrupted
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import logging
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 import tty
 from collections.abc import Callable, Sequence
@@ -37,15 +59,17 @@ from drivers.payment.apdu import (
     amount_encode,
     bcd_encode,
     decode_apdu,
+    encode_bmp,
     encode_tlv,
+    iter_tlv,
     parse_bmps,
     var_length_encode,
 )
 from drivers.payment.errors import LinkClosedError, ProtocolError, TerminalError, TransportError
 from drivers.payment.framing import ACK, NAK
-from drivers.payment.ledger import Ledger, LedgerEntry
+from drivers.payment.ledger import Ledger, LedgerEntry, LedgerLockedError
 from drivers.payment.link import Link, SerialLink, TcpLink, Timing
-from drivers.payment.models import to_minor_units
+from drivers.payment.models import Fate, to_minor_units
 from drivers.payment.ports import FdPort, LinePacer, SocketPort
 
 log = logging.getLogger("drivers.payment.simulator")
@@ -62,6 +86,11 @@ SCENARIOS: Final = (
     "slow",
 )
 MOSCOW: Final = ZoneInfo("Europe/Moscow")
+RUB: Final = 643
+BUSY: Final = m.negative(0xA0)  # 84 A0 00: receiver not ready ("receiver is busy", §2 error tables)
+CONFIG_LOGGED_OFF: Final = 0x86  # the config byte after Log-Off (§2.3): ECR prints via print lines
+PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
+LEDGER_LOCK_WAIT: Final = 10.0  # s a new simulator waits for the previous one to let go of the ledger
 DEFAULT_ANSWER_TIMEOUT: Final = 30  # s the terminal waits for the answer to 04 0F (BMP 01 default)
 CARD_NAME: Final = "MasterCard"
 CARD_TYPE_ID: Final = 0x06
@@ -90,15 +119,18 @@ class Settings:
     bad_crcs: int = 1  # corrupted-crc: transmissions of each frame sent with a broken CRC
     drop_pause: float = 1.0  # line-drop: how long the line is dead after half a frame
     slow_steps: int = 6  # slow: intermediate statuses spread over think_time
-    print_mode: str = "lines"  # lines (06 D1) or blocks (06 D3)
+    print_mode: str = "auto"  # auto (06 D3 if the ECR listed it in TLV 26, else 06 D1), lines or blocks
     full_pan: bool = False  # test only: send an unmasked PAN to prove the ECR masks it
+    currency: int = RUB  # the terminal's currency; others are refused with 6F
+    charset: str = "cp437"  # the receipt charset the "vendor" configured (used when the ECR sends no TLV 14)
 
     def __post_init__(self) -> None:
         normalise_scenario(self.scenario)
         if self.think_time < 0 or self.reask_delay < 0 or self.drop_pause < 0:
             raise ValueError("times must not be negative")
-        if self.print_mode not in ("lines", "blocks"):
-            raise ValueError("print mode is 'lines' or 'blocks'")
+        if self.print_mode not in ("auto", "lines", "blocks"):
+            raise ValueError("print mode is 'auto', 'lines' or 'blocks'")
+        m.normalise_charset(self.charset)
         if not (len(self.terminal_id) == 8 and self.terminal_id.isdigit()):
             raise ValueError("terminal id is eight digits")
 
@@ -132,7 +164,10 @@ class SimState:
 
     @classmethod
     def load(cls, ledger: Ledger) -> SimState:
+        """The terminal after a restart: counters, the last transaction, and the auto-reversal of a
+        payment a killed simulator had not stored yet (§2.2.8: storage needs the ECR's answers)."""
         state = cls(ledger)
+        unstored: LedgerEntry | None = None
         for entry in ledger.entries:
             if entry.trace:
                 state.trace = max(state.trace, int(entry.trace))
@@ -142,10 +177,13 @@ class SimState:
             if entry.receipt_no and entry.event != "reversed":
                 state.receipt = max(state.receipt, int(entry.receipt_no))
             if entry.event == "authorised":
-                # A payment left pending by a killed simulator was never committed: reverse it now.
-                state.pending = _Pending(entry, 0.0)
-            elif entry.fate is not None and state.pending and state.pending.entry.receipt_no == entry.receipt_no:
-                state.pending = None
+                unstored = entry
+            elif entry.fate is not None and unstored is not None and unstored.receipt_no == entry.receipt_no:
+                unstored = None
+            if entry.fate is not None and entry.fate is not Fate.PENDING:
+                state.last = last_of(entry, ledger.entries)
+        if unstored is not None:
+            state.pending = _Pending(unstored, 0.0)  # reversed by the simulator as it starts
         return state
 
     def next_trace(self) -> str:
@@ -167,6 +205,45 @@ class SimState:
             elif entry.event == "reversed" and entry.receipt_no:
                 book.pop(entry.receipt_no, None)
         return book
+
+
+def last_of(entry: LedgerEntry, entries: Sequence[LedgerEntry]) -> dict[str, object]:
+    """What Repeat Receipt reports for a fate-bearing ledger entry (the terminal's last transaction)."""
+    if entry.event == "reversed":
+        return {
+            "result": 0,
+            "amount": entry.amount,
+            "trace": entry.extra.get("reversal_trace") or entry.trace,
+            "original_trace": entry.trace,
+            "receipt_no": entry.receipt_no,
+        }
+    if entry.event == "declined":
+        return {
+            "result": int(entry.result_code or "05", 16),
+            "amount": entry.amount,
+            "trace": entry.trace,
+            "receipt_no": entry.receipt_no,
+        }
+    auth_code = entry.extra.get("auth_code") or next(
+        (e.extra.get("auth_code") for e in entries if e.event == "authorised" and e.trace == entry.trace), None
+    )
+    return {
+        "result": 0,
+        "amount": entry.amount,
+        "trace": entry.trace,
+        "receipt_no": entry.receipt_no,
+        "auth_code": auth_code,
+    }
+
+
+@dataclass
+class _Registration:
+    """What the last Registration set (§2.1); a Log-Off sets the config byte back to 86."""
+
+    config: int = CONFIG_LOGGED_OFF
+    service_byte: int = 0
+    blocks: bool = False  # the ECR listed 06 D3 in TLV 26
+    charset: str | None = None  # a charset the ECR configured with TLV 27/14 and we accepted
 
 
 class SimLink(SerialLink):
@@ -219,6 +296,9 @@ class TerminalSimulator:
         self.drop_armed = False
         self.abort_requested = False
         self.t3 = 5.0
+        self.registration = _Registration()
+        if self.state.pending is not None:
+            self._reverse_pending("restart")
 
     # --- run-time control ----------------------------------------------------------------------------
 
@@ -261,7 +341,7 @@ class TerminalSimulator:
 
     def _record_reversal(self, entry: LedgerEntry, reason: str, reversal_trace: str | None = None) -> None:
         rtrace = reversal_trace or self.state.next_trace()
-        self.state.ledger.append(
+        reversal = self.state.ledger.append(
             "reversed",
             receipt_no=entry.receipt_no,
             trace=entry.trace,
@@ -269,13 +349,7 @@ class TerminalSimulator:
             reason=reason,
             reversal_trace=rtrace,
         )
-        self.state.last = {
-            "result": 0,
-            "amount": entry.amount,
-            "trace": rtrace,
-            "original_trace": entry.trace,
-            "receipt_no": entry.receipt_no,
-        }
+        self.state.last = last_of(reversal, self.state.ledger.entries)
         log.warning("reversed receipt %s (%s)", entry.receipt_no, reason)
 
     # --- the session --------------------------------------------------------------------------------
@@ -318,7 +392,7 @@ class TerminalSimulator:
             m.END_OF_DAY: self._end_of_day,
             m.DIAGNOSIS: self._diagnosis,
             m.REPEAT_RECEIPT: self._repeat_receipt,
-            m.LOG_OFF: self._just_acknowledge,
+            m.LOG_OFF: self._log_off,
             m.ABORT_ECR: self._just_acknowledge,
         }
         handler = handlers.get(apdu.control)
@@ -332,6 +406,23 @@ class TerminalSimulator:
     @staticmethod
     def _just_acknowledge(link: Link, data: bytes) -> None:
         link.send(m.POSITIVE)
+
+    def _log_off(self, link: Link, data: bytes) -> None:
+        self.registration = _Registration()  # §2.3: config byte back to 86, no more TLV
+        link.send(m.POSITIVE)
+
+    @property
+    def charset(self) -> str:
+        """The charset of our receipt and display texts."""
+        return self.registration.charset or self.settings.charset
+
+    def _wrong_currency(self, raw: bytes | None) -> bool:
+        if raw is None:
+            return False  # no CC: the terminal's own currency (§1.4)
+        try:
+            return int(raw.hex()) != self.settings.currency
+        except ValueError:
+            return True
 
     # --- terminal-as-master helpers ----------------------------------------------------------------
 
@@ -349,9 +440,14 @@ class TerminalSimulator:
                 link.send(m.POSITIVE)
                 self.abort_requested = True  # acted on at the next point where work can stop
                 continue
-            log.info("ignoring %s while waiting for an answer", answer[:2].hex(" "))
+            # We are master: the ECR may not start a command now (transport spec §5.1). Every command
+            # gets an answer (§5.2.3), so say "busy" rather than drop it.
+            log.info("answering %s with 84 A0 00 while waiting for an answer", answer[:2].hex(" "))
+            link.send(BUSY)
 
     def _status(self, link: Link, code: int, texts: Sequence[str] = ()) -> None:
+        if not self.registration.config & 0x08:
+            return  # §2.1 config byte bit 3: intermediate status only when the ECR asked for it
         self._send(link, m.intermediate_status(code, None, texts))
 
     def _think(self, link: Link, seconds: float) -> None:
@@ -365,17 +461,31 @@ class TerminalSimulator:
             if remaining <= 0:
                 return
             apdu = link.receive(remaining)
-            if apdu is not None and apdu[:2] == bytes(m.ABORT_ECR):
+            if apdu is None or m.is_response(apdu):
+                continue
+            if apdu[:2] == bytes(m.ABORT_ECR):
                 link.send(m.POSITIVE)
                 self.abort_requested = True
+            else:
+                link.send(BUSY)  # see _send: a command while we are master is answered, not swallowed
 
-    def _print(self, link: Link, lines: Sequence[str]) -> None:
-        if self.settings.print_mode == "blocks":
-            self._send(link, m.print_block(lines))
-            return
+    def _prints(self, admin: bool = False) -> bool:
+        """§2.1 config byte: receipts go to the ECR as print commands (bit 7 and bit 1 or 2)."""
+        config = self.registration.config
+        return bool(config & 0x80 and config & (0x04 if admin else 0x02))
+
+    def _print(self, link: Link, lines: Sequence[str], admin: bool = False) -> bool:
+        """Send a receipt as 06 D1 lines or one 06 D3 block; True when every print command was answered
+        (the ECR's part of storing a payment, §2.2.8). Nothing to print counts as answered."""
+        if not self._prints(admin):
+            return True
+        mode = self.settings.print_mode
+        if mode == "blocks" or (mode == "auto" and self.registration.blocks):
+            return self._send(link, m.print_block(lines, charset=self.charset)) is not None
         for line in lines:
-            self._send(link, m.print_line(line))
-        self._send(link, Apdu(*m.PRINT_LINE, b"\x81").encode())  # last line of the receipt
+            if self._send(link, m.print_line(line, charset=self.charset)) is None:
+                return False
+        return self._send(link, Apdu(*m.PRINT_LINE, b"\x81").encode()) is not None  # last line of the receipt
 
     def _clock(self) -> list[tuple[int, bytes]]:
         now = datetime.now(MOSCOW)
@@ -387,15 +497,44 @@ class TerminalSimulator:
     # --- commands ------------------------------------------------------------------------------------
 
     def _registration(self, link: Link, data: bytes) -> None:
+        """§2.1: <password> <config> [<CC> [03 <service byte>] [06 TLV]]."""
+        if len(data) < 4:
+            link.send(m.negative(0x9A))
+            return
+        cc = data[4:6] if len(data) >= 6 else None
+        if self._wrong_currency(cc):
+            link.send(m.wrong_currency(self.settings.currency))
+            return
+        try:
+            fields = parse_bmps(data[6:])
+        except ProtocolError:
+            link.send(m.negative(0x9A))
+            return
         link.send(m.POSITIVE)
-        cc = data[4:6] if len(data) >= 6 else bcd_encode("0978")
-        body = bytes([0x19, 0x10, 0x29]) + bcd_encode(self.settings.terminal_id, 4) + bytes([0x49]) + cc
+        service = fields.get(0x03)
+        commands = {bytes(t.value) for t in iter_tlv(fields.tlv) if t.tag == 0x0A}
+        asked = [t.value[0] for t in iter_tlv(fields.tlv) if t.tag == 0x14 and len(t.value) == 1]
+        charset = m.charset_of_code(asked[0]) if len(asked) == 1 else None  # §9 tag 27: exactly one
+        self.registration = _Registration(
+            config=data[3],
+            service_byte=service[0] if service else 0,
+            blocks=bytes(m.PRINT_BLOCK) in commands,
+            charset=charset,
+        )
+        body = bytes([0x19, 0x10, 0x29]) + bcd_encode(self.settings.terminal_id, 4)  # 0x10: vending machine
+        if cc is not None:
+            body += bytes([0x49]) + cc
+        if charset is not None:
+            body += encode_bmp(0x06, encode_tlv(0x27, encode_tlv(0x14, bytes([asked[0]]))))
         self._send(link, m.completion(body))
 
     def _status_enquiry(self, link: Link, data: bytes) -> None:
+        """§2.56: service byte bit 1 leaves out the software version."""
         link.send(m.POSITIVE)
+        service = data[4] if len(data) >= 5 and data[3] == 0x03 else 0
         version = b"OSAGO-SIM 1.0"
-        body = var_length_encode(len(version), 3) + version + bytes([self.settings.terminal_status])
+        body = b"" if service & 0x02 else var_length_encode(len(version), 3) + version
+        body += bytes([self.settings.terminal_status])
         self._send(link, m.completion(body))
 
     def _payment_fields(self, amount: Decimal, trace: str, receipt: str, auth_code: str) -> list[tuple[int, bytes]]:
@@ -438,6 +577,11 @@ class TerminalSimulator:
         link.send(m.POSITIVE)
         settings = self.settings
         trace = self.state.next_trace()
+        if self._wrong_currency(fields.get(0x49)):
+            # §2.2.9: the Abort carries the PT's currency, and only with result 6F.
+            self._declined_entry(amount, trace, 0x6F, None)
+            self._send(link, m.abort_pt(0x6F, currency=settings.currency))
+            return
         try:
             if settings.terminal_status != 0x00:
                 self._decline(
@@ -536,30 +680,41 @@ class TerminalSimulator:
             return
 
     def _commit(self, link: Link, entry: LedgerEntry, answer: bytes) -> None:
+        """The ECR confirmed the goods: print the receipt, then store the payment (§2.2.8) and complete."""
         amount = entry.amount
         partial = None
         if answer[:2] == b"\x84\x9d":
             fields = parse_bmps(decode_apdu(answer).data)
             raw = fields.get(0x04)
             partial = Decimal(int(raw.hex())).scaleb(-2) if raw else amount
-        self.state.ledger.append(
+        assert entry.trace is not None
+        receipt = self._receipt("PAYMENT", partial or amount, entry.trace, entry.receipt_no, "APPROVED")
+        try:
+            answered = self._print(link, receipt)
+        except TransportError as exc:
+            # The line died under the receipt: not stored, so reversed (§2.2.8 auto-reversal).
+            self._record_reversal(entry, "receipt_not_acknowledged")
+            if isinstance(exc, LinkClosedError):
+                raise _HangupError from exc
+            return
+        if not answered:
+            self._record_reversal(entry, "receipt_not_acknowledged")
+            self._end_reversed(link, entry, best_effort=True)
+            return
+        committed = self.state.ledger.append(
             "committed",
             receipt_no=entry.receipt_no,
             trace=entry.trace,
             amount=partial or amount,
             card_type=entry.extra.get("card_type"),
+            auth_code=entry.extra.get("auth_code"),
             partial_of=None if partial is None else f"{amount:.2f}",
         )
-        self.state.last = {
-            "result": 0,
-            "amount": partial or amount,
-            "trace": entry.trace,
-            "receipt_no": entry.receipt_no,
-            "auth_code": entry.extra.get("auth_code"),
-        }
-        assert entry.trace is not None
-        self._print(link, self._receipt("PAYMENT", partial or amount, entry.trace, entry.receipt_no, "APPROVED"))
-        self._finish(link, True)
+        self.state.last = last_of(committed, self.state.ledger.entries)
+        try:
+            self._finish(link, True)
+        except TerminalError as exc:  # §2.2.9: an error during Completion does not undo a stored payment
+            log.warning("completion of receipt %s not delivered (%s): the payment stands", entry.receipt_no, exc)
 
     def _end_reversed(self, link: Link, entry: LedgerEntry, best_effort: bool = False) -> None:
         try:
@@ -688,6 +843,7 @@ class TerminalSimulator:
                 f"COUNT {len(payments)}",
                 f"TOTAL RUB {total:.2f}",
             ],
+            admin=True,
         )
         self._finish(link, True)
 
@@ -704,15 +860,30 @@ class TerminalSimulator:
         self._print(
             link,
             ["     DIAGNOSIS", f"TERMINAL {self.settings.terminal_id}", "HOST OK" if ok else "NOT READY"],
+            admin=True,
         )
         self._finish(link, ok, self.settings.terminal_status)
 
     def _repeat_receipt(self, link: Link, data: bytes) -> None:
+        """§2.20: service byte bit 0 = send the Status-Information as in the original transaction,
+        bit 1 = no receipt. Without bit 0 a spec terminal sends no 04 0F: the ECR learns nothing."""
         link.send(m.POSITIVE)
+        try:
+            service_field = parse_bmps(data[3:]).get(0x03)
+        except ProtocolError:
+            service_field = None
+        service = service_field[0] if service_field else 0x00
         last = self.state.last
         if last is None:
             self._finish(link, False, 0x83)
             return
+        if service & m.REPEAT_STATUS_INFO:
+            self._send(link, m.status_information(self._last_info(last)))
+        if not service & m.REPEAT_NO_RECEIPT:
+            self._print(link, ["     COPY", f"TRACE {last['trace']}"])
+        self._finish(link, True)
+
+    def _last_info(self, last: dict[str, object]) -> list[tuple[int, bytes]]:
         info: list[tuple[int, bytes]] = [(0x27, bytes([int(str(last["result"]))]))]
         amount = last.get("amount")
         if isinstance(amount, Decimal):
@@ -725,9 +896,7 @@ class TerminalSimulator:
             info.append((0x87, bcd_encode(str(last["receipt_no"]), 2)))
         if last.get("auth_code"):
             info.append((0x3B, str(last["auth_code"]).encode("ascii").ljust(8, b"\x00")))
-        self._send(link, m.status_information(info))
-        self._print(link, ["     COPY", f"TRACE {last['trace']}"])
-        self._finish(link, True)
+        return info
 
 
 # --- servers ---------------------------------------------------------------------------------------------
@@ -812,10 +981,45 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--naks", type=int, default=2, help="nak-storm: NAKs before a frame is taken")
     parser.add_argument("--bad-crcs", type=int, default=1, help="corrupted-crc: bad transmissions per frame")
     parser.add_argument("--drop-pause", type=float, default=1.0, help="line-drop: dead line seconds")
-    parser.add_argument("--print-mode", choices=("lines", "blocks"), default="lines")
+    parser.add_argument(
+        "--print-mode", choices=("auto", "lines", "blocks"), default="auto", help="auto: 06 D3 if the ECR lists it"
+    )
     parser.add_argument("--full-pan", action="store_true", help="TEST ONLY: send an unmasked PAN")
     parser.add_argument("--t2", type=float, default=5.0, help="ACK timeout before repeating a frame")
+    parser.add_argument("--currency", type=int, default=RUB, help="the terminal's currency (ISO 4217 numeric)")
+    parser.add_argument("--charset", default="cp437", help="receipt charset when the ECR configures none")
+    parser.add_argument("--die-with-parent", type=int, metavar="PID", help="exit when process PID exits")
+    parser.add_argument("--watch-stdin", action="store_true", help="exit when standard input closes")
+    parser.add_argument(
+        "--ledger-lock-wait", type=float, default=LEDGER_LOCK_WAIT, help="seconds to wait for a ledger in use"
+    )
     return parser
+
+
+def _die_with_parent(parent: int) -> bool:
+    """Ask Linux for SIGTERM when the parent dies (PR_SET_PDEATHSIG); False if it is already gone.
+
+    The kernel means the parent *thread*: ``sim.py`` asks for this only when the main thread starts us,
+    and ``--watch-stdin`` covers the rest (a pipe closes only when the whole process is gone)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    except (OSError, AttributeError) as exc:  # not Linux: the stdin watch still works
+        log.warning("cannot ask to die with the parent: %s", exc)
+    return os.getppid() == parent  # checked after prctl: a parent that died just before is seen here
+
+
+def _watch_stdin() -> None:
+    """SIGTERM ourselves when standard input reaches EOF (the parent that holds its pipe is gone)."""
+
+    def watch() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(4096):
+                pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -832,15 +1036,27 @@ def run(args: argparse.Namespace) -> int:
             drop_pause=args.drop_pause,
             print_mode=args.print_mode,
             full_pan=args.full_pan,
+            currency=args.currency,
+            charset=m.normalise_charset(args.charset),
         )
         timing = Timing(t2=args.t2)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    ledger = Ledger(args.ledger)
-    sim = TerminalSimulator(settings, ledger, args.control)
     signal.signal(signal.SIGTERM, _on_term)
+    if args.die_with_parent is not None and not _die_with_parent(args.die_with_parent):
+        return 0  # the kiosk that started us is already gone
+    if args.watch_stdin:
+        _watch_stdin()
     try:
+        ledger = Ledger(args.ledger, lock_wait=args.ledger_lock_wait)
+    except LedgerLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except _StopError:
+        return 0
+    try:
+        sim = TerminalSimulator(settings, ledger, args.control)
         if args.pty:
             serve_pty(sim, args.baudrate, timing, args.link)
         else:

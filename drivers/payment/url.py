@@ -11,8 +11,9 @@ Grammar (documented in README.md, "Card payment terminal"):
                                              start the simulator as a child process on a pty
 
 Common options: password (6 digits), currency (ISO 4217 numeric, 643), t1 t2 t3 t4 (seconds),
-repeats, goods_timeout (BMP 01, s), goods_asks (BMP 02), goods_hold (s), charset, max_amount,
-tz (IANA zone of the terminal clock).
+repeats, goods_timeout (BMP 01, s), goods_asks (BMP 02), goods_hold (s, the "ask again" pause; default 3,
+must stay below t3), charset (receipt text: cp437 default, cp866, cp1251, latin-1, iso8859-5, utf-8),
+max_amount, tz (IANA zone of the terminal clock).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drivers.payment.ecr import GoodsPolicy
 from drivers.payment.link import Timing
+from drivers.payment.messages import normalise_charset
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def common_options(params: dict[str, str], kw: dict[str, Any]) -> dict[str, Any]
     if "currency" in params:
         options["currency"] = int(params.pop("currency"))
     if "charset" in params:
-        options["charset"] = params.pop("charset")
+        options["charset"] = normalise_charset(params.pop("charset"))
     if "tz" in params:
         try:
             options["tz"] = ZoneInfo(params.pop("tz"))

@@ -11,6 +11,7 @@ Exit codes: 0 done/approved, 1 declined or not ready, 2 bad usage (e.g. an amoun
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -123,8 +124,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _status(terminal: PaymentTerminal, args: argparse.Namespace, amount: Decimal | None) -> int:
+    from drivers.payment import TerminalError
+
+    with contextlib.suppress(TerminalError):  # the status enquiry below says why
+        terminal.register()  # the completion's status byte says whether it runs as a vending machine
     status = terminal.status()
-    _emit(args, asdict(status), [f"терминал {'готов' if status.ready else 'не готов'}: {status.reason_ru}"])
+    vending = {True: "да", False: "нет (выдача товара может не поддерживаться)", None: "неизвестно"}
+    lines = [f"терминал {'готов' if status.ready else 'не готов'}: {status.reason_ru}"]
+    lines.append(f"  режим торгового автомата: {vending[status.vending_mode]}")
+    _emit(args, asdict(status), lines)
     return 0 if status.ready else 1
 
 

@@ -223,6 +223,7 @@ _DETAIL_LABELS = {
     "reason": "Состояние",
     "terminal_id": "Номер терминала",
     "software": "Версия ПО",
+    "vending_mode": "Режим торгового автомата",
     "last_payment": "Последняя оплата",
     "readers": "Считыватели",
     "cards": "Карты в считывателе",

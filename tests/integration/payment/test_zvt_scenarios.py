@@ -202,7 +202,7 @@ def test_a_new_command_after_a_kiosk_restart_settles_the_pending_payment_first(
     kiosk = f"""
 from decimal import Decimal
 from drivers.payment import open_terminal
-t = open_terminal("{sim.url}?goods_timeout=60&goods_hold=20")
+t = open_terminal("{sim.url}?goods_timeout=60&goods_hold=3")
 print(t.authorise(Decimal("5.00")).receipt_no, flush=True)
 import os; os._exit(0)
 """

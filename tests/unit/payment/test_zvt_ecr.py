@@ -14,7 +14,7 @@ from drivers.payment import messages as m
 from drivers.payment.apdu import amount_encode, bcd_encode
 from drivers.payment.codes import TERMINAL_STATUS, TERMINAL_STATUS_RU
 from drivers.payment.ecr import GoodsPolicy, ZvtTerminal
-from drivers.payment.errors import InvalidAmountError, TerminalBusyError
+from drivers.payment.errors import InvalidAmountError, TerminalBusyError, TerminalRefusedError
 from drivers.payment.link import Timing
 
 TID = bcd_encode("52523535", 4)
@@ -207,3 +207,57 @@ def test_the_status_names_the_terminal_once_registration_told_its_id() -> None:
     ecr, _ = terminal([*REGISTERED, m.POSITIVE, m.completion(b"\x00")])
     ecr.register()
     assert ecr.status().terminal_id == "52523535"
+
+
+def test_silence_after_confirming_leaves_the_fate_unknown_not_committed() -> None:
+    # §2.2.8: the terminal stores the payment only after our answers to the 04 0F and every receipt line.
+    ecr, link = terminal([*REGISTERED, m.POSITIVE, APPROVED, m.print_line("APPROVED")])
+    completion = ecr.confirm_goods(ecr.authorise(Decimal("1500.00")))
+    assert (completion.approved, completion.fate) == (False, Fate.UNKNOWN)
+    assert completion.receipt_lines == ("APPROVED",)
+    assert link.sent[-1] == m.POSITIVE  # the print line was answered; the completion never came
+
+
+def test_an_abort_after_confirming_is_unknown_for_repeat_receipt_to_settle() -> None:
+    ecr, _ = terminal([*REGISTERED, m.POSITIVE, APPROVED, m.abort_pt(0x66)])
+    completion = ecr.confirm_goods(ecr.authorise(Decimal("1500.00")))
+    assert (completion.approved, completion.fate, completion.result_code) == (False, Fate.UNKNOWN, 0x66)
+
+
+def test_repeat_receipt_asks_for_the_status_information_and_without_it_is_never_approved() -> None:
+    ecr, link = terminal([*REGISTERED, m.POSITIVE, m.print_line("COPY"), m.completion()])
+    ecr.register()
+    last = ecr.repeat_receipt()
+    assert link.sent[-3] == m.repeat_receipt("000000", 0x01)
+    assert (last.approved, last.fate, last.outcome, last.trace) == (False, Fate.UNKNOWN, Outcome.FAULT, None)
+
+
+def test_the_ask_again_hold_must_stay_inside_t3() -> None:
+    with pytest.raises(ValueError, match="inside T3"):
+        terminal([], timing=Timing(t3=5.0), goods=GoodsPolicy(30, 5, 5.0))
+    assert GoodsPolicy().hold == 3.0
+
+
+def test_registration_reads_the_vending_mode_bit_and_status_reports_it() -> None:
+    ready = [m.POSITIVE, m.completion(b"\x00")]
+    retail = [m.POSITIVE, m.completion(b"\x19\x00\x29" + TID)]  # status byte 00: not a vending machine
+    ecr, _ = terminal([*ready, *retail, *ready])
+    assert ecr.status().vending_mode is None  # nothing known before a registration
+    assert ecr.register().vending_mode is False
+    assert ecr.status().vending_mode is False
+
+
+def test_a_charset_the_terminal_does_not_echo_falls_back_to_cp437() -> None:
+    ecr, link = terminal([*REGISTERED], charset="latin-1")
+    assert ecr.register().charset == "cp437"
+    assert bytes.fromhex("27031401 01".replace(" ", "")) in link.sent[0]
+    echoed = m.completion(b"\x19\x10\x29" + TID + b"\x06\x05\x27\x03\x14\x01\x01")
+    ecr, _ = terminal([m.POSITIVE, echoed], charset="latin-1")
+    assert ecr.register().charset == "iso8859-1"
+
+
+def test_a_wrong_currency_at_registration_is_result_6f() -> None:
+    ecr, _ = terminal([m.wrong_currency(978)])
+    with pytest.raises(TerminalRefusedError) as caught:
+        ecr.register()
+    assert caught.value.result_code == 0x6F

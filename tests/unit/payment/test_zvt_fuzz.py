@@ -42,6 +42,7 @@ DECODERS = [
     m.decode_enquiry_completion,
     m.decode_abort,
     m.decode_registration_completion,
+    lambda data: m.decode_negative(b"\x84" + data[:1] + bytes([len(data[1:]) & 0xFF]) + data[1:]),
     m.mask_pan,
 ]
 
@@ -52,6 +53,44 @@ DECODERS = [
 def test_decoders_raise_only_protocol_errors_on_garbage(decoder, data: bytes) -> None:  # type: ignore[no-untyped-def]
     with contextlib.suppress(ProtocolError):
         decoder(data)
+
+
+@FUZZ
+@given(control=st.binary(min_size=2, max_size=2))
+def test_a_frame_without_its_length_byte_is_read_as_an_empty_apdu(control: bytes) -> None:
+    # Some firmware answers End-of-Day with "80 00" / "06 0F" and no length: the CRC is good, so take it.
+    frame = encode_frame(control)
+    decoder = FrameDecoder()
+    assert decoder.feed(frame) == [control + b"\x00"]
+    assert decoder.repaired == 1
+
+
+@FUZZ
+@given(
+    status=st.none() | st.integers(0, 255),
+    tid=st.none() | st.from_regex(r"\A[0-9]{8}\Z"),
+    charset=st.none() | st.integers(0, 255),
+    commands=st.lists(st.binary(min_size=2, max_size=2), max_size=8),
+)
+def test_a_registration_completion_round_trips(
+    status: int | None, tid: str | None, charset: int | None, commands: list[bytes]
+) -> None:
+    from drivers.payment.apdu import bcd_encode, encode_bmp, encode_tlv
+
+    data = b""
+    if status is not None:
+        data += encode_bmp(0x19, bytes([status]))
+    if tid is not None:
+        data += encode_bmp(0x29, bcd_encode(tid, 4))
+    tlv = encode_tlv(0x26, [encode_tlv(0x0A, c) for c in commands]) if commands else b""
+    if charset is not None:
+        tlv += encode_tlv(0x27, encode_tlv(0x14, bytes([charset])))
+    if tlv:
+        data += encode_bmp(0x06, tlv)
+    done = m.decode_registration_completion(data)
+    assert (done.status_byte, done.terminal_id, done.charset_code) == (status, tid, charset)
+    assert done.permitted_commands == tuple((c[0], c[1]) for c in commands)
+    assert done.vending_mode is (None if status is None else bool(status & 0x10))
 
 
 @FUZZ

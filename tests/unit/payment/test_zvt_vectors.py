@@ -197,7 +197,8 @@ def test_status_enquiry_completion_reads_the_positional_software_version() -> No
 
 
 def test_registration_completion_and_aborts() -> None:
-    assert m.decode_registration_completion(data_of("A15")) == (0x10, "52523535", 978)
+    done = m.decode_registration_completion(data_of("A15"))
+    assert (done.status_byte, done.terminal_id, done.currency, done.vending_mode) == (0x10, "52523535", 978, True)
     assert m.decode_abort(data_of("A05")) == (0x64, None)
     assert m.decode_abort(data_of("A20"))[0] == 0xB8
     assert m.decode_abort(data_of("A21")) == (0x6C, "Abbruch durch externes Kommando!")
@@ -211,6 +212,37 @@ def test_registration_tlv_lists_permitted_commands() -> None:
     assert [c.value for c in commands.children] == [
         bytes.fromhex(x) for x in ("040F", "060F", "061E", "04FF", "06D8", "06DB", "06D9", "06DA", "06DD", "06D3")
     ]
+
+
+def test_our_registration_matches_the_vendor_recommended_vending_registration_but_lists_more_commands() -> None:
+    # A26 (vendor memo): config BE, CC, TLV 26 {0A 06 D3}. Ours has the same head and lists 06 D3 too.
+    ours = decode_apdu(m.registration("123456", 978, tlv=m.registration_tlv())).data
+    vendor = data_of("A26")
+    assert ours[:6] == vendor[:6]
+    commands = find_tlv(parse_bmps(ours[6:]).tlv, 0x26)
+    assert commands is not None and bytes.fromhex("06D3") in [c.value for c in commands.children]
+    assert bytes.fromhex("06D1") not in [c.value for c in commands.children]  # 06 D1 would win by default
+
+
+def test_a_charset_with_an_iso_code_is_configured_through_tlv_27_and_cp866_is_not() -> None:
+    latin = find_tlv(
+        parse_bmps(decode_apdu(m.registration("000000", tlv=m.registration_tlv("latin-1"))).data[6:]).tlv, 0x27
+    )
+    assert latin is not None and latin.value == bytes.fromhex("140101")
+    for name in ("cp437", "cp866", "cp1251"):
+        tlv = parse_bmps(decode_apdu(m.registration("000000", tlv=m.registration_tlv(name))).data[6:]).tlv
+        assert find_tlv(tlv, 0x27) is None
+
+
+def test_a_wrong_currency_is_result_6f_in_the_data_of_84_1e_not_1e() -> None:
+    assert m.decode_negative(m.wrong_currency(643)) == (0x6F, 643)
+    assert m.decode_negative(bytes.fromhex("841E016F")) == (0x6F, None)
+    assert m.decode_negative(m.negative(0x83)) == (0x83, None)
+    assert m.decode_abort(decode_apdu(m.abort_pt(0x6F, currency=978)).data) == (0x6F, None)
+
+
+def test_repeat_receipt_asks_for_the_status_information_with_service_byte_01() -> None:
+    assert m.repeat_receipt("123456") == bytes.fromhex("0620051234560301")
 
 
 def test_constructed_tlv_nests_and_unknown_tags_are_kept() -> None:

@@ -194,6 +194,25 @@ def test_a_lost_commit_answer_is_settled_by_asking_the_terminal(rig: Rig) -> Non
     assert outcome.state is SaleState.COMPLETED
 
 
+def test_a_terminal_silent_after_the_goods_were_confirmed_and_then_reversing_annuls_the_policy(rig: Rig) -> None:
+    # PA00P015 §2.2.8: no completion after our 80 00 00 is UNKNOWN; Repeat Receipt then says "reversed".
+    sale_id = ready_sale(rig)
+    rig.terminal.script_completions(Fate.UNKNOWN)
+    original = rig.terminal.repeat_receipt
+
+    def repeat() -> object:
+        from dataclasses import replace
+
+        return replace(original(), fate=Fate.REVERSED, approved=False)  # type: ignore[type-var]
+
+    rig.terminal.repeat_receipt = repeat  # type: ignore[method-assign,assignment]
+
+    outcome = rig.service.pay(sale_id, action_id=act())
+
+    assert outcome.state is SaleState.REVERSED
+    assert "policy.cancel_requested" in outbox_kinds(rig)
+
+
 def test_a_commit_the_terminal_never_resolves_is_flagged_for_the_technician(rig: Rig) -> None:
     sale_id = ready_sale(rig)
     rig.terminal.script_completions(Fate.UNKNOWN)
