@@ -54,6 +54,10 @@ class DataSection(_Section):
     """Where the kiosk keeps its state (journal, keys, logs)."""
 
     dir: Path = Path("../var")
+    #: free space the data directory must have for the kiosk to start and to take a payment (MB)
+    min_free_mb: int = Field(default=200, ge=1, le=100_000)
+    #: the journal's second record (identity and last change); relative to the data directory
+    sidecar: Path = Path("journal.sidecar")
 
 
 class CardReaderSection(_Section):

@@ -575,7 +575,7 @@ class Diagnostics:
         """Copy the journal with SQLite's online backup, then prove the copy by restoring it."""
         destination.mkdir(parents=True, exist_ok=True)
         target = destination / f"journal-{self.kiosk_id}-{self.clock().astimezone(self.zone):%Y%m%d-%H%M%S}.db"
-        source_file = Path(self.journal.engine.url.database or "")
+        source_file = self.journal.path
         with sqlite3.connect(source_file) as source, sqlite3.connect(target) as copy:
             source.backup(copy)
         expected = self._count_sales(source_file)
