@@ -483,4 +483,5 @@ def diagnostics(
         device_lock=kiosk.service.device_lock,
         clock=kiosk.service.clock,
         zone=settings.zone,
+        disk_red_bytes=settings.data.min_free_mb * MB,
     )
