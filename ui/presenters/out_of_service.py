@@ -57,6 +57,7 @@ CUSTOMER_MESSAGE = (
     "Приносим извинения: сейчас здесь нельзя оформить полис. Оплата не принимается, деньги не списываются. "
     "Киоск скоро снова заработает; полис можно оформить в офисе страховщика или на его сайте."
 )
+PHONE_LABEL = "Телефон страховщика:"
 #: the file in systemd's runtime directory counting refusals in a row (survives restarts, not reboots)
 REFUSALS_FILE = "journal-refusals"
 
@@ -122,8 +123,13 @@ class OutOfService:
 
     @property
     def message(self) -> str:
-        """What the customer reads below it (the insurer's phone when known)."""
-        return CUSTOMER_MESSAGE + (f" Телефон страховщика: {self.phone}." if self.phone else "")
+        """What the customer reads below it."""
+        return CUSTOMER_MESSAGE
+
+    @property
+    def phone_line(self) -> str:
+        """The insurer's phone, if known (the label is translated, the number is not)."""
+        return f"{PHONE_LABEL} {self.phone}" if self.phone else ""
 
     def tick(self, now: float, *, technician_open: bool) -> Step:
         """Once a second: recheck when due; exit when asked to or when time is up (never under a technician)."""

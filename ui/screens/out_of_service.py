@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ui.presenters.out_of_service import PHONE_LABEL
 from ui.screens.base import KioskScreen, TechnicianCorner, load_kv
 
 
@@ -14,6 +15,7 @@ class OutOfServiceScreen(TechnicianCorner, KioskScreen):
             return
         self.ids.title.text = self.tr(state.title)
         self.ids.message.text = self.tr(state.message)
+        self.ids.phone.text = state.phone_line.replace(PHONE_LABEL, self.tr(PHONE_LABEL))
 
 
 load_kv(__file__)
