@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 
@@ -52,6 +53,7 @@ __all__ = [
     "ServerEvents",
     "StoredEvent",
     "data_dir_problem",
+    "header_problem",
     "log_refusal",
 ]
 
@@ -210,10 +212,40 @@ def data_dir_problem(
     return None
 
 
+def header_problem(header: bytes) -> str | None:
+    """What is wrong with the first 100 bytes of an SQLite file, or None (the fixed fields of the format).
+
+    SQLite reads page 1 from the WAL when the WAL holds it, so a garbled header in the main file can go
+    unnoticed until a checkpoint or a lost WAL; the guard looks at the file itself.
+    """
+    if len(header) < 100:
+        return "файл журнала обрезан: нет заголовка базы данных"
+    if header[:16] != b"SQLite format 3\0":
+        return "повреждён заголовок файла журнала (это не база данных SQLite)"
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1) or header[18] not in (1, 2) or header[19] not in (1, 2):
+        return "повреждён заголовок файла журнала (размер страницы, версия формата)"
+    if header[21:24] != bytes((64, 32, 32)):
+        return "повреждён заголовок файла журнала (служебные поля)"
+    return None
+
+
 def _inspect(path: Path) -> tuple[str, dict[str, Any]]:
-    """Open an existing file read-write without creating it: ``("ok", facts)`` or ``(problem, {})``."""
+    """Look at an existing file without changing it: ``("ok", facts)`` or ``(problem, {})``.
+
+    Read-only on purpose: a read-write connection that closes last checkpoints the WAL into the main
+    file, which would write over a damaged journal (the evidence the technician needs) or make it worse.
+    """
     try:
-        db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=10)
+        with path.open("rb") as raw:
+            problem = header_problem(raw.read(100))
+    except OSError as exc:
+        return f"не читается: {exc.strerror}", {}
+    if problem is not None:
+        return problem, {}
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as exc:
         return f"не открывается: {exc}", {}
     try:

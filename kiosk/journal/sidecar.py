@@ -70,7 +70,8 @@ class Note:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form kept in the slot."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, "")}
+        required = ("sale_id", "state", "money")
+        return {k: v for k, v in dataclasses.asdict(self).items() if k in required or v not in (None, "")}
 
     @classmethod
     def from_dict(cls, raw: Any) -> Note:

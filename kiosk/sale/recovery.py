@@ -104,7 +104,10 @@ def _apply_notes(service: SaleService) -> list[Recovered]:
             service._complete(note.sale_id, _note_result(note))
             results.append(Recovered(note.sale_id, before, S.COMPLETED, "the sidecar kept the committed payment"))
         elif note.money == "reversed" and S.REVERSED in TRANSITIONS[before]:
-            service._reversed(note.sale_id, _note_result(note), "сбой журнала киоска: платёж отменён терминалом")
+            if before is S.REGISTERING:
+                _adopt_registration(service, note.sale_id)  # a policy registered but never journaled is annulled
+            result = _note_result(note)
+            service._reversed(note.sale_id, result, "сбой журнала киоска: платёж отменён терминалом", result)
             results.append(Recovered(note.sale_id, before, S.REVERSED, "the sidecar kept the reversal"))
     if done:
         sidecar.drop_notes(done)

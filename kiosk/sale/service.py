@@ -280,7 +280,14 @@ class SaleService:
     # before payment
 
     def start_sale(self, *, action_id: str) -> str:
-        """Open a sale for a new customer. Leftover unpaid sales of a customer who walked away end."""
+        """Open a sale for a new customer. Leftover unpaid sales of a customer who walked away end.
+
+        Outcomes the journal could not record before are recorded first (a sale they end would else
+        keep the kiosk busy).
+        """
+        if self._pending:
+            with self._busy:
+                self.record_unrecorded()
         with self._busy, self._tx() as session:
             existing = session.get(ProcessedAction, action_id)
             if existing is not None and existing.sale_id is not None:
@@ -548,7 +555,7 @@ class SaleService:
         self._checkpoint("registering")
         try:
             registered = self.insurer.register_policy(self._contract(sale, data), idempotency_key=f"{sale_id}:register")
-        except GatewayError as exc:
+        except Exception as exc:  # any failure after the authorisation refuses the goods (the terminal reverses)
             log.warning("registration failed for sale %s: %s", sale_id, exc)
             return self._refuse(sale_id, auth, "страховщик не зарегистрировал полис")
         self._checkpoint("registered_by_insurer")
@@ -910,7 +917,7 @@ class SaleService:
     def _cancel_policy(self, sale_id: str, series: str, number: str) -> None:
         try:
             self.insurer.cancel_policy(series, number, reason="payment reversed", idempotency_key=f"{sale_id}:cancel")
-        except GatewayError as exc:
+        except Exception as exc:  # the money is already safe: never crash here; annulled later
             log.warning("policy %s %s not annulled now (server will do it): %s", series, number, exc)
             return
         try:
