@@ -255,6 +255,15 @@ def refused_tiles(
     return [journal, disk_tile(data_dir, disk_usage, disk_red_bytes)]
 
 
+def _sidecar_state(journal: Journal) -> str | None:
+    if journal.sidecar is None:
+        return None
+    try:
+        return journal.sidecar.read().state
+    except (OSError, SidecarError):
+        return None
+
+
 def _sidecar_notes(journal: Journal) -> tuple[Note, ...]:
     if journal.sidecar is None:
         return ()
@@ -434,6 +443,12 @@ class Diagnostics:
         return disk_tile(self.data_dir, self.disk_usage, self.disk_red_bytes)
 
     def _database(self) -> Tile:
+        if _sidecar_state(self.journal) == "reconcile":
+            return Tile(
+                "database", "Журнал продаж", Light.RED,
+                "Журнал восстановлен и ещё не сверен с терминалом и сервером — перезапустите киоск",
+                True, {"revision": self.journal.head_revision()},
+            )  # fmt: skip
         notes = _sidecar_notes(self.journal)
         if notes:
             lines = [_note_line(n) for n in notes]
