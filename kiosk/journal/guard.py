@@ -517,8 +517,9 @@ class JournalGuard:
         with contextlib.suppress(FileNotFoundError):
             self.journal_file.unlink()  # an empty file left by an interrupted first start
         guarded = self.create("install")
-        log.warning("journal %s created (first start of this installation): %s",
-                    guarded.record.journal_id, self.journal_file)  # fmt: skip
+        # The file's name only: a log line is read for words ("ready"), and a path may contain any.
+        log.warning("journal %s created as %s (first start of this installation)", guarded.record.journal_id,
+                    self.journal_file.name)  # fmt: skip
         return guarded
 
     def _finish_creation(self, journal_id: str, kiosk_id: str) -> GuardedJournal:
@@ -553,7 +554,7 @@ class JournalGuard:
         journal = self._open_existing()
         journal.sidecar = None
         guarded = self._give_identity(journal, "adopt", created=False)
-        log.warning("journal %s had no identity yet: adopted as %s", self.journal_file, guarded.record.journal_id)
+        log.warning("journal %s had no identity yet: adopted as %s", self.journal_file.name, guarded.record.journal_id)
         return dataclasses.replace(guarded, adopted=True)
 
     def _give_identity(
