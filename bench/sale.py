@@ -7,9 +7,10 @@ Part 1 — one sale through the real drivers: the ZVT simulator on a pty paced a
 simulator in process, the journal on SQLite (WAL, synchronous=FULL). Printed: terminal bytes and their
 wire time, printer bytes (a TCP/USB printer has no line time worth counting; shown at 115200 baud for
 a serial one), the terminal's think time, the number of durable writes on the sale's path (journal
-commits, ledger, printer-job and insurer records — each an fsync) times the fsync cost measured on this
-disk, and the elapsed time. Target: elapsed ≤ 1.3 × (wire time + think time + fsyncs), judged on
-the median of ``--runs`` sales (a benchmark on a shared machine is noisy).
+commits, the journal sidecar's fdatasync after each of them, ledger, printer-job and insurer records —
+each an fsync) times the fsync cost measured on this disk, and the elapsed time. Target: elapsed ≤
+1.3 × (wire time + think time + fsyncs), judged on the median of ``--runs`` sales (a benchmark on a shared
+machine is noisy).
 
 Part 2 — RSS growth over ``--soak`` sales (target ≤ 2 MB for 10,000): the same drivers with no line
 pacing and no think time, after ``--warmup`` sales (1,000: SQLite's bounded page caches and Python's
@@ -118,11 +119,20 @@ def timing(args: argparse.Namespace) -> bool:
         for run, customer in enumerate(customers[1:], start=1):
             before_bytes, before_commits = link.bytes_out + link.bytes_in, commits
             files_before = _durable_records(data)
+            sidecar_before = _sidecar_syncs(kiosk)
             started = time.perf_counter()
             _, printer_bytes = one_sale(kiosk, customer)
             elapsed = time.perf_counter() - started
             terminal_bytes = link.bytes_out + link.bytes_in - before_bytes
-            writes = commits - before_commits + _durable_records(data) - files_before
+            # The journal's sidecar fdatasyncs once after each journal commit: those count as fsyncs too.
+            writes = (
+                commits
+                - before_commits
+                + _durable_records(data)
+                - files_before
+                + _sidecar_syncs(kiosk)
+                - sidecar_before
+            )
             wire = terminal_bytes * 11 / args.baudrate
             fsyncs = writes * fsync
             ratio = elapsed / (wire + args.think + fsyncs)
@@ -143,6 +153,12 @@ def timing(args: argparse.Namespace) -> bool:
         f"target ≤ 1.3: {'met' if met else 'NOT met'}"
     )
     return met
+
+
+def _sidecar_syncs(kiosk: Kiosk) -> int:
+    """Fsyncs the journal's sidecar made so far."""
+    sidecar = kiosk.journal.sidecar
+    return sidecar.syncs if sidecar is not None else 0
 
 
 def _durable_records(data: Path) -> int:

@@ -25,7 +25,8 @@ from kiosk.documents.common import InsurerInfo
 from kiosk.documents.letter import OfficeInfo
 from kiosk.insurer import GatewayRejectedError, InsurerGateway
 from kiosk.insurer.simulator import InsurerSimulator, SimulatorDataset
-from kiosk.journal.db import Journal, open_journal
+from kiosk.journal.db import Journal
+from kiosk.journal.guard import GuardedJournal, JournalGuard, ServerEvents, StoredEvent
 from kiosk.journal.models import JournalEntry
 from kiosk.logs import log_file
 from kiosk.privacy import PersonalDataCipher
@@ -47,6 +48,7 @@ from kiosk.tariffs import TariffEngine, TariffTableError, load_base_rates, load_
 
 if TYPE_CHECKING:
     from kiosk.insurer.http import ServerClient
+    from kiosk.sale.recovery import Recovered
     from kiosk.sync import SyncReport
 
 __all__ = [
@@ -56,13 +58,17 @@ __all__ = [
     "diagnostics",
     "insurer_gateway",
     "journal_audit",
+    "journal_guard",
     "journal_path",
     "refresh_tariffs",
     "server_client",
+    "server_events",
     "server_probe",
     "service_access",
     "service_mode",
+    "sidecar_path",
     "sim_url",
+    "start_up",
     "sync_runner",
     "tariff_engine",
 ]
@@ -271,6 +277,62 @@ def journal_path(settings: KioskSettings) -> Path:
     return settings.data_dir / "journal.db"
 
 
+def sidecar_path(settings: KioskSettings) -> Path:
+    """The journal's second record (``[data] sidecar``, relative to the data directory)."""
+    return settings.data_path(settings.data.sidecar)
+
+
+#: bytes in the megabytes of ``[data] min_free_mb``
+MB = 1024 * 1024
+
+
+def server_events(settings: KioskSettings) -> ServerEvents | None:
+    """The central server's stored events of this kiosk (one quick try each; None when not configured).
+
+    The guard and the reconciliation of a restored journal compare the journal with them; a server that
+    does not answer now yields None (the check is skipped, the reconciliation waits).
+    """
+    if server_problem(settings) is not None:
+        return None
+    from kiosk.insurer.port import GatewayError
+    from kiosk.sync import stored_events
+
+    def fetch(since: Any, limit: int) -> list[StoredEvent] | None:
+        try:
+            client = server_client(settings, retries=0)
+        except (ValueError, PermissionError, GatewayError) as exc:
+            log.warning("central server not usable for the journal check: %s", exc)
+            return None
+        try:
+            return stored_events(client, since, limit, timeout=(2.0, 5.0))
+        except GatewayError as exc:
+            log.warning("central server did not list this kiosk's events: %s", exc)
+            return None
+        finally:
+            client.close()
+
+    return fetch
+
+
+def journal_guard(
+    settings: KioskSettings, *, server: bool = True, connection_factory: type[Any] | None = None
+) -> JournalGuard:
+    """The guard of this kiosk's journal (``server``: also compare with the central server when reachable)."""
+    evidence = [settings.data_dir / "sync-state.json"]
+    if not settings.privacy.key_file:
+        evidence.append(settings.key_file)  # made at the first start next to the journal
+    return JournalGuard(
+        data_dir=settings.data_dir,
+        journal_file=journal_path(settings),
+        sidecar_file=sidecar_path(settings),
+        kiosk_id=settings.kiosk.id,
+        min_free_bytes=settings.data.min_free_mb * MB,
+        evidence=evidence,
+        server_events=server_events(settings) if server else None,
+        connection_factory=connection_factory,
+    )
+
+
 def sim_url(url: str, **defaults: str) -> str:
     """A sim:// URL with default options added (files under the data dir); other URLs unchanged."""
     parts = urlsplit(url)
@@ -310,6 +372,8 @@ class Kiosk:
     printer: ReceiptPrinter
     insurer: InsurerGateway
     closers: list[object] = field(default_factory=list)
+    #: what the journal guard found (None: the journal was handed in unguarded, e.g. by a test)
+    guarded: GuardedJournal | None = None
 
     def close(self) -> None:
         """Stop simulators, release the line and the printer, close the database."""
@@ -325,22 +389,30 @@ def build_kiosk(
     terminal_url: str | None = None,
     printer_url: str | None = None,
     checkpoint: Checkpoint | None = None,
+    guard: JournalGuard | None = None,
 ) -> Kiosk:
-    """Open the journal and every device named by the configuration (or the given URLs)."""
+    """Verify the journal (``JournalRefusedError`` if the guard refuses it), then open every device
+    named by the configuration (or the given URLs)."""
     data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
-    journal = open_journal(journal_path(settings))
-    cipher = PersonalDataCipher.from_key_file(settings.key_file, create=not settings.privacy.key_file)
-    refresh_tariffs(settings)
-    engine = tariff_engine(settings)
-    insurer = insurer_gateway(settings)
-    terminal = open_terminal(
-        sim_url(terminal_url or settings.devices.terminal, ledger=str(data / "terminal-ledger.jsonl"))
-    )
+    guarded = (guard or journal_guard(settings)).open()
+    assert guarded is not None
+    journal = guarded.journal
+    try:
+        cipher = PersonalDataCipher.from_key_file(settings.key_file, create=not settings.privacy.key_file)
+        refresh_tariffs(settings)
+        engine = tariff_engine(settings)
+        insurer = insurer_gateway(settings)
+        terminal = open_terminal(
+            sim_url(terminal_url or settings.devices.terminal, ledger=str(data / "terminal-ledger.jsonl"))
+        )
+    except BaseException:
+        journal.close()
+        raise
     try:
         printer = open_printer(sim_url(printer_url or settings.devices.printer, jobs=str(data / "printer-jobs.jsonl")))
-    except Exception:
+    except BaseException:
         terminal.close()
+        journal.close()
         raise
     simulator = insurer if isinstance(insurer, InsurerSimulator) else None
     offices = tuple(
@@ -360,12 +432,29 @@ def build_kiosk(
         offices=offices,
         earliest_start_days=settings.sale.earliest_start_days,
         retention_days=settings.sale.retention_days,
+        data_dir=data,
+        min_free_bytes=settings.data.min_free_mb * MB,
     )
     service = SaleService(
         journal=journal, tariffs=engine, terminal=terminal, printer=printer, insurer=insurer, cipher=cipher,
         config=config, checkpoint=checkpoint,
     )  # fmt: skip
-    return Kiosk(settings, journal, service, terminal, printer, insurer)
+    return Kiosk(settings, journal, service, terminal, printer, insurer, guarded=guarded)
+
+
+def start_up(kiosk: Kiosk) -> list[Recovered]:
+    """Before the first sale: reconcile a restored (or new) journal with the terminal and the server, then
+    resolve the sales a crash left unfinished. ``JournalRefusedError`` while the reconciliation cannot run."""
+    from kiosk.sale.reconcile import reconcile_journal
+    from kiosk.sale.recovery import recover
+
+    guarded = kiosk.guarded
+    if guarded is not None and guarded.needs_reconcile:
+        settings = kiosk.settings
+        reconcile_journal(kiosk.service, server_events(settings), server_configured=server_problem(settings) is None)
+        if kiosk.journal.sidecar is not None:
+            guarded.record = kiosk.journal.sidecar.read()
+    return recover(kiosk.service)
 
 
 def diagnostics(
@@ -394,4 +483,5 @@ def diagnostics(
         device_lock=kiosk.service.device_lock,
         clock=kiosk.service.clock,
         zone=settings.zone,
+        disk_red_bytes=settings.data.min_free_mb * MB,
     )

@@ -54,6 +54,10 @@ class DataSection(_Section):
     """Where the kiosk keeps its state (journal, keys, logs)."""
 
     dir: Path = Path("../var")
+    #: free space the data directory must have for the kiosk to start and to take a payment (MB)
+    min_free_mb: int = Field(default=200, ge=1, le=100_000)
+    #: the journal's second record (identity and last change); relative to the data directory
+    sidecar: Path = Path("journal.sidecar")
 
 
 class CardReaderSection(_Section):
@@ -201,6 +205,12 @@ class UiSection(_Section):
     idle_warning_seconds: float = Field(default=20, ge=3, le=300)
     #: seconds the payment screen waits for the card before it asks the terminal to abort
     payment_seconds: int = Field(default=120, ge=20, le=600)
+    #: the out-of-service screen (the journal guard refused the journal): how long it stays before the
+    #: process exits with code 75 for systemd to start it and verify again (doubling after each refusal in a
+    #: row, up to the maximum), and how often it checks the journal meanwhile
+    out_of_service_minutes: float = Field(default=2, ge=0.5, le=120)
+    out_of_service_max_minutes: float = Field(default=30, ge=0.5, le=24 * 60)
+    out_of_service_recheck_seconds: float = Field(default=30, ge=1, le=3600)
     #: the language the kiosk greets in, and the ones a customer may switch to
     language: str = "ru"
     languages: tuple[str, ...] = ("ru", "en")

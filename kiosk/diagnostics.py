@@ -19,6 +19,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,9 @@ from kiosk.documents.slip import slip_document
 from kiosk.documents.testpage import TestPageData, testpage_document
 from kiosk.insurer import InsurerGateway
 from kiosk.journal.db import Journal
+from kiosk.journal.guard import JournalRefusedError
 from kiosk.journal.models import JournalEntry, OutboxEvent, PaymentAttempt, SaleRecord
+from kiosk.journal.sidecar import Note, SidecarError
 from kiosk.logs import tail
 from kiosk.money import rub
 from kiosk.sale.report import sale_rows
@@ -51,12 +54,14 @@ __all__ = [
     "SyncRunner",
     "Tile",
     "backup_targets",
+    "disk_tile",
+    "refused_tiles",
     "verdict",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Free space below which the journal may not be able to record a sale.
+#: Free space below which the journal may not be able to record a sale (the default of ``[data] min_free_mb``).
 DISK_RED_BYTES = 200 * 1024 * 1024
 DISK_YELLOW_BYTES = 1024 * 1024 * 1024
 
@@ -209,6 +214,78 @@ def verdict(tiles: list[Tile]) -> tuple[bool, list[str]]:
     return not reasons, reasons
 
 
+def disk_tile(data_dir: Path, disk_usage: Callable[[Path], Any], red_bytes: int = DISK_RED_BYTES) -> Tile:
+    """Free space of the data directory: red (blocking) below ``red_bytes`` (``[data] min_free_mb``)."""
+    try:
+        usage = disk_usage(data_dir)
+    except OSError as exc:
+        return Tile(
+            "disk", "Диск", Light.RED, f"Каталог данных недоступен: {exc.strerror}", True, {"path": str(data_dir)}
+        )
+    free_mb = usage.free // (1024 * 1024)
+    details = {"free_mb": free_mb, "total_mb": usage.total // (1024 * 1024), "path": str(data_dir)}
+    free = f"{free_mb} МБ" if free_mb < 10 * 1024 else f"{free_mb / 1024:.1f} ГБ".replace(".", ",")
+    if usage.free < red_bytes:
+        return Tile(
+            "disk", "Диск", Light.RED, f"Свободно {free_mb} МБ: журнал может не записать продажу", True, details
+        )
+    if usage.free < max(DISK_YELLOW_BYTES, 2 * red_bytes):
+        return Tile("disk", "Диск", Light.YELLOW, f"Свободно {free}", False, details)
+    return Tile("disk", "Диск", Light.GREEN, f"Свободно {free}", False, details)
+
+
+def refused_tiles(
+    refusal: JournalRefusedError,
+    data_dir: Path,
+    *,
+    journal_file: Path,
+    sidecar_file: Path,
+    disk_usage: Callable[[Path], Any] = shutil.disk_usage,
+    disk_red_bytes: int = DISK_RED_BYTES,
+) -> list[Tile]:
+    """The technician's tiles while the journal guard refuses the journal: the journal (red, with the reason
+    and what to do) and the disk. The devices are not opened: nothing may be sold."""
+    details = {
+        "reason_code": refusal.code.value,
+        "remedy": refusal.remedy,
+        "journal_file": str(journal_file),
+        "sidecar_file": str(sidecar_file),
+    }
+    journal = Tile("database", "Журнал продаж", Light.RED, refusal.reason, True, details)
+    return [journal, disk_tile(data_dir, disk_usage, disk_red_bytes)]
+
+
+def _sidecar_state(journal: Journal) -> str | None:
+    if journal.sidecar is None:
+        return None
+    try:
+        return journal.sidecar.read().state
+    except (OSError, SidecarError):
+        return None
+
+
+def _sidecar_notes(journal: Journal) -> tuple[Note, ...]:
+    if journal.sidecar is None:
+        return ()
+    try:
+        return journal.sidecar.read().notes
+    except (OSError, SidecarError):
+        return ()
+
+
+_NOTE_MONEY_RU = {
+    "committed": "деньги списаны, полис выдан",
+    "reversed": "платёж отменён, деньги не списаны",
+    "none": "деньги не списаны",
+    "unknown": "исход оплаты неизвестен",
+}
+
+
+def _note_line(note: Note) -> str:
+    amount = rub(Decimal(note.amount)) if note.amount else "сумма неизвестна"
+    return f"{note.sale_id[:8]}: {amount}, чек {note.receipt_no or '—'} — {_NOTE_MONEY_RU.get(note.money, note.money)}"
+
+
 class Diagnostics:
     """Checks and technician actions over the kiosk's real devices and journal."""
 
@@ -231,6 +308,7 @@ class Diagnostics:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         zone: dt.tzinfo = dt.UTC,
         disk_usage: Callable[[Path], Any] = shutil.disk_usage,
+        disk_red_bytes: int = DISK_RED_BYTES,
     ) -> None:
         self.kiosk_id = kiosk_id
         self.journal = journal
@@ -250,6 +328,7 @@ class Diagnostics:
         self.clock = clock
         self.zone = zone
         self.disk_usage = disk_usage
+        self.disk_red_bytes = disk_red_bytes
 
     # ------------------------------------------------------------------------------------------
     # checks
@@ -363,19 +442,23 @@ class Diagnostics:
         return tile(Light.GREEN, f"На связи; в очереди {pending}")
 
     def _disk(self) -> Tile:
-        usage = self.disk_usage(self.data_dir)
-        free_mb = usage.free // (1024 * 1024)
-        details = {"free_mb": free_mb, "total_mb": usage.total // (1024 * 1024), "path": str(self.data_dir)}
-        free = f"{free_mb} МБ" if free_mb < 10 * 1024 else f"{free_mb / 1024:.1f} ГБ".replace(".", ",")
-        if usage.free < DISK_RED_BYTES:
-            return Tile(
-                "disk", "Диск", Light.RED, f"Свободно {free_mb} МБ: журнал может не записать продажу", True, details
-            )
-        if usage.free < DISK_YELLOW_BYTES:
-            return Tile("disk", "Диск", Light.YELLOW, f"Свободно {free}", False, details)
-        return Tile("disk", "Диск", Light.GREEN, f"Свободно {free}", False, details)
+        return disk_tile(self.data_dir, self.disk_usage, self.disk_red_bytes)
 
     def _database(self) -> Tile:
+        if _sidecar_state(self.journal) == "reconcile":
+            return Tile(
+                "database", "Журнал продаж", Light.RED,
+                "Журнал восстановлен и ещё не сверен с терминалом и сервером — перезапустите киоск",
+                True, {"revision": self.journal.head_revision()},
+            )  # fmt: skip
+        notes = _sidecar_notes(self.journal)
+        if notes:
+            lines = [_note_line(n) for n in notes]
+            return Tile(
+                "database", "Журнал продаж", Light.RED,
+                f"Журнал не записал исход продаж: {len(notes)} — освободите место на диске и перезапустите киоск",
+                True, {"unrecorded": lines, "revision": self.journal.head_revision()},
+            )  # fmt: skip
         integrity = self.journal.integrity_check()
         with self.journal.session() as session:
             flagged = session.scalars(select(SaleRecord.id).where(SaleRecord.state == SaleState.FLAGGED.value)).all()
@@ -577,7 +660,7 @@ class Diagnostics:
         """Copy the journal with SQLite's online backup, then prove the copy by restoring it."""
         destination.mkdir(parents=True, exist_ok=True)
         target = destination / f"journal-{self.kiosk_id}-{self.clock().astimezone(self.zone):%Y%m%d-%H%M%S}.db"
-        source_file = Path(self.journal.engine.url.database or "")
+        source_file = self.journal.path
         with sqlite3.connect(source_file) as source, sqlite3.connect(target) as copy:
             source.backup(copy)
         expected = self._count_sales(source_file)

@@ -21,15 +21,23 @@ def log_file(data_dir: Path) -> Path:
     return data_dir / "logs" / "kiosk.log"
 
 
-def attach_file_log(data_dir: Path, level: int = logging.INFO) -> Path:
-    """Add a rotating file handler to the root logger (once per file); returns the file."""
+def attach_file_log(data_dir: Path, level: int = logging.INFO) -> Path | None:
+    """Add a rotating file handler to the root logger (once per file); returns the file.
+
+    None when the data directory cannot take it (read-only, full, missing): the kiosk still logs to
+    stderr (journald), and the journal guard explains the refusal there.
+    """
     path = log_file(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     for handler in root.handlers:
         if isinstance(handler, logging.handlers.RotatingFileHandler) and Path(handler.baseFilename) == path:
             return path
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError as exc:
+        logging.getLogger(__name__).warning("no log file in %s: %s", path.parent, exc.strerror or exc)
+        return None
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     if root.level > level or root.level == logging.NOTSET:

@@ -24,7 +24,9 @@ from kiosk.diagnostics import ServerStatus
 from kiosk.insurer.http import ServerClient, ServerRefusedError, ServerUnreachableError
 from kiosk.insurer.port import GatewayError
 from kiosk.journal.db import Journal
+from kiosk.journal.guard import StoredEvent
 from kiosk.journal.models import ApplicationRecord
+from kiosk.journal.sidecar import SidecarError
 from kiosk.privacy import PersonalDataCipher
 from kiosk.sale.retention import purge_personal_data
 from kiosk.tariff_store import install_bundle, installed_bundle
@@ -39,6 +41,7 @@ __all__ = [
     "pull_applications",
     "push_outbox",
     "run_sync",
+    "stored_events",
     "update_tariffs",
 ]
 
@@ -121,6 +124,7 @@ def push_outbox(
         acknowledged = [i for i in answer.get("acknowledged", []) if i in set(ids)]
         with journal.transaction() as session:
             outbox.mark_acked(session, acknowledged, now())
+        _note_high_water(journal, [event.id for event in batch if event.event_id in set(acknowledged)])
         report.batches += 1
         report.sent += len(ids)
         report.acknowledged += len(acknowledged)
@@ -132,6 +136,40 @@ def push_outbox(
     with journal.session() as session:
         report.remaining = outbox.pending_count(session)
     return report
+
+
+def _note_high_water(journal: Journal, row_ids: list[int]) -> None:
+    """The sidecar keeps the highest outbox row the server acknowledged (the guard compares it at start-up)."""
+    if journal.sidecar is None or not row_ids:
+        return
+    try:
+        journal.sidecar.acknowledged(max(row_ids))
+    except (OSError, SidecarError) as exc:
+        log.warning("acknowledged outbox mark not kept in the sidecar: %s", exc)
+
+
+def stored_events(
+    client: ServerClient, since: dt.datetime | None, limit: int, *, timeout: tuple[float, float] | None = None
+) -> list[StoredEvent]:
+    """This kiosk's events as the server stored them, created at or after ``since``, oldest first."""
+    params = {"limit": str(limit)}
+    if since is not None:
+        params["since"] = since.astimezone(dt.UTC).isoformat()
+    response = client.request("GET", "/api/v1/events/stored", params=params, retry=timeout is None, timeout=timeout)
+    body = client.json(response)
+    events = []
+    for row in body.get("events", []):
+        created = dt.datetime.fromisoformat(str(row["created_at"]))
+        events.append(
+            StoredEvent(
+                event_id=str(row["event_id"]),
+                kind=str(row["kind"]),
+                sale_id=row.get("sale_id"),
+                created_at=created if created.tzinfo else created.replace(tzinfo=dt.UTC),
+                payload=dict(row.get("payload") or {}),
+            )
+        )
+    return events
 
 
 def _state(path: Path) -> dict[str, Any]:

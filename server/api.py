@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from kiosk.tariffs.bundle import TariffBundle
 from server.guard import KIOSK_SCOPE_KEY, REFUSED
-from server.ingest import ingest_events
+from server.ingest import ingest_events, stored_events
 from server.models import Application, Policy
 from server.registry import NotFoundError, Registry, RegistryError, UnavailableError
 from server.schemas import (
@@ -36,6 +36,8 @@ from server.schemas import (
     PolicyIn,
     PolicyOut,
     StatusOut,
+    StoredEventOut,
+    StoredEventsOut,
 )
 
 __all__ = ["ApiContext", "build_api"]
@@ -197,6 +199,26 @@ def build_api(context: ApiContext) -> APIRouter:
             stored=result.stored,
             duplicates=result.duplicates,
             problems=[IngestProblem(event_id=i, error=e) for i, e in result.problems],
+        )
+
+    @router.get("/events/stored", response_model=StoredEventsOut, tags=["kiosk"])
+    def events_stored(
+        kiosk_id: Kiosk,
+        since: dt.datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> StoredEventsOut:
+        """This kiosk's stored events created at or after ``since`` (ISO time with zone), oldest first: the
+        kiosk checks at start-up that its journal is not older than the server, and reconciles a restored one."""
+        if since is not None and since.tzinfo is None:
+            raise HTTPException(422, "since needs a time zone")
+        rows = stored_events(registry.db, kiosk_id, since, limit)
+        return StoredEventsOut(
+            events=[
+                StoredEventOut(
+                    event_id=e.event_id, kind=e.kind, sale_id=e.sale_id, created_at=e.created_at, payload=e.payload
+                )
+                for e in rows
+            ]
         )
 
     @router.get("/tariffs/bundle", tags=["kiosk"], responses={304: {"description": "the kiosk has this bundle"}})

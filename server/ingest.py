@@ -30,7 +30,7 @@ from server.schemas import DeviceHealth, EventIn
 from server.schemas import EndOfDay as EndOfDayPayload
 from server.search import personal_digests
 
-__all__ = ["IngestResult", "PayloadError", "ingest_events"]
+__all__ = ["IngestResult", "PayloadError", "ingest_events", "stored_events"]
 
 log = logging.getLogger(__name__)
 
@@ -447,3 +447,18 @@ def ingest_events(database: Database, kiosk_id: str, events: Sequence[EventIn], 
     result.duplicates = len(events) - len(new_ids)
     result.acknowledged = list(unique)
     return result
+
+
+def stored_events(db: Database, kiosk_id: str, since: dt.datetime | None, limit: int) -> list[Event]:
+    """This kiosk's stored events created at or after ``since`` (every one without it), oldest first.
+
+    A kiosk that restored its journal from a backup, or checks at start-up that its journal is not older
+    than what it sent, compares these with its own outbox.
+    """
+    query = select(Event).where(Event.kiosk_id == kiosk_id)
+    if since is not None:
+        query = query.where(Event.created_at >= since)
+    with db.session() as session:
+        rows = session.scalars(query.order_by(Event.created_at, Event.event_id).limit(limit)).all()
+        session.expunge_all()
+        return list(rows)

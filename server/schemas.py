@@ -204,6 +204,22 @@ class StatusOut(BaseModel):
     rsa_available: bool
 
 
+class StoredEventOut(BaseModel):
+    """One event of the asking kiosk as the server stored it (personal data is never sent back)."""
+
+    event_id: str
+    kind: str
+    sale_id: str | None
+    created_at: dt.datetime
+    payload: dict[str, Any]
+
+
+class StoredEventsOut(BaseModel):
+    """The asking kiosk's stored events, oldest first."""
+
+    events: list[StoredEventOut]
+
+
 # --- payloads of the kiosk's diagnostic events (emitted by the diagnostics issue) ---------------------
 
 

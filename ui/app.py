@@ -23,13 +23,16 @@ from kivy.properties import StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk.config import UiSection
-from kiosk.sale.service import SaleError
+from kiosk.journal.db import JournalWriteError
+from kiosk.journal.guard import EXIT_REFUSED, JournalRefusedError, Refusal
+from kiosk.sale.service import JournalFailedError, SaleError
 from kiosk.sdnotify import Watchdog
 from kiosk.service_access import Phase
 from kiosk.service_mode import ServiceMode
 from kiosk.validation import FieldError
 from ui.i18n import Translator
 from ui.presenters.idle import IdleAction, IdleWatch
+from ui.presenters.out_of_service import OutOfService, OutOfServiceDesk, Step
 from ui.presenters.sale import OutcomeView, SaleFlow, step_of_field
 from ui.presenters.technician import PIN_SCREEN, REFUSED_SECONDS, TECHNICIAN_SCREENS, TechnicianDesk, technician_screen
 from ui.screens import SCREENS
@@ -48,6 +51,8 @@ BUSY_TEXTS = {
     "test_page": "Печатаем тестовую страницу…",
     "terminal_diagnosis": "Терминал проверяет себя…",
 }
+#: screens an out-of-service kiosk builds (no sale screen: nothing can be bought)
+OUT_OF_SERVICE_SCREENS = ("out_of_service", *sorted(TECHNICIAN_SCREENS))
 #: screens from which "Назад" goes where
 BACK = {"vehicle": "attract", "owner": "vehicle", "drivers": "owner", "period": "drivers", "quote": "period",
         "consent": "quote"}  # fmt: skip
@@ -55,9 +60,13 @@ BACK = {"vehicle": "attract", "owner": "vehicle", "drivers": "owner", "period": 
 
 @dataclass
 class UiContext:
-    """What the app is given: the sale flow and the kiosk's services, already built."""
+    """What the app is given: the sale flow and the kiosk's services, already built.
 
-    flow: SaleFlow
+    ``flow`` is None only when the kiosk starts out of service (``out_of_service``: the journal guard
+    refused the journal): then nothing but the out-of-service screen and technician mode is shown.
+    """
+
+    flow: SaleFlow | None
     settings: UiSection
     lowest_premium: Decimal | None
     translator: Translator
@@ -65,7 +74,11 @@ class UiContext:
     watchdog: Watchdog | None = None
     on_ready: Callable[[], None] | None = None
     #: the technician's diagnostics (None: technician mode shows nothing but the exit)
-    technician: TechnicianDesk | None = None
+    technician: TechnicianDesk | OutOfServiceDesk | None = None
+    #: the kiosk does not sell (the journal guard refused, or the journal stopped recording)
+    out_of_service: OutOfService | None = None
+    #: builds the out-of-service state when the journal fails while the kiosk runs (None: exit at once)
+    on_journal_failure: Callable[[JournalRefusedError], OutOfService] | None = None
     #: TEST SEAM ONLY (``OSAGO_UI_TEST_FREEZE_AFTER``, read once at start-up by ``ui.main``): block the UI
     #: thread for ``[1]`` seconds, ``[0]`` seconds after ready, to prove a frozen loop stops the watchdog pings
     test_freeze: tuple[float, float] | None = None
@@ -96,7 +109,11 @@ class KioskApp(App):  # type: ignore[misc]
     def __init__(self, context: UiContext, **kw: Any) -> None:
         super().__init__(**kw)
         self.context = context
-        self.flow = context.flow
+        self._flow = context.flow
+        self.out_of_service = context.out_of_service
+        #: what ``run_ui`` returns: 0, or 75 when the kiosk leaves its out-of-service screen
+        self.exit_code = 0
+        self._rechecking = False
         self.settings = context.settings
         self.translator = context.translator
         self.lowest_premium = context.lowest_premium
@@ -113,6 +130,18 @@ class KioskApp(App):  # type: ignore[misc]
         self._working = False
         self._update_language_labels()
 
+    @property
+    def flow(self) -> SaleFlow:
+        """The sale flow (there is none while the kiosk starts out of service)."""
+        if self._flow is None:
+            raise SaleError("Киоск временно не работает")
+        return self._flow
+
+    @property
+    def home(self) -> str:
+        """The screen the kiosk returns to: attract, or out of service."""
+        return "out_of_service" if self.out_of_service is not None else "attract"
+
     # -- building -----------------------------------------------------------------------------------
     def build(self) -> ScreenManager:
         load_rules()
@@ -121,8 +150,8 @@ class KioskApp(App):  # type: ignore[misc]
         # Only the attract screen before the first frame (it is what "ready" promises); the others are
         # built right after, or on first use if a customer is quicker.
         manager = ScreenManager(transition=NoTransition())
-        manager.add_widget(_screen_class("attract")(name="attract"))
-        manager.current = "attract"
+        manager.add_widget(_screen_class(self.home)(name=self.home))
+        manager.current = self.home
         return manager
 
     def screen(self, name: str) -> Any:
@@ -132,7 +161,7 @@ class KioskApp(App):  # type: ignore[misc]
         return self.root.get_screen(name)
 
     def _build_screens(self, _dt: float) -> None:
-        for name in SCREENS:
+        for name in OUT_OF_SERVICE_SCREENS if self._flow is None else SCREENS:
             self.screen(name)
 
     def on_start(self) -> None:
@@ -147,6 +176,7 @@ class KioskApp(App):  # type: ignore[misc]
             self._events.append(Clock.schedule_interval(self._technician_tick, 1.0))
         if self.technician is not None:
             self._events.append(Clock.schedule_interval(self._health_tick, 5.0))
+        self._events.append(Clock.schedule_interval(self._out_of_service_tick, 1.0))
         watchdog = self.context.watchdog
         if watchdog is not None and watchdog.interval:
             self._events.append(Clock.schedule_interval(self._watchdog_tick, watchdog.interval))
@@ -160,9 +190,13 @@ class KioskApp(App):  # type: ignore[misc]
     def _announce_ready(self, _dt: float) -> None:
         Clock.schedule_once(self._build_screens, 0)
         self.ready = True
-        log.info("ready: attract screen shown")
+        if self.out_of_service is not None:
+            shown = f"out of service ({self.out_of_service.refusal.code.value})"
+        else:
+            shown = "attract screen shown"
+        log.info("ready: %s", shown)
         if self.context.watchdog is not None:
-            self.context.watchdog.ready("attract screen shown")
+            self.context.watchdog.ready(shown)
         if self.context.on_ready is not None:
             self.context.on_ready()
         if self.context.test_freeze is not None:
@@ -242,14 +276,15 @@ class KioskApp(App):  # type: ignore[misc]
     def finish(self) -> None:
         """Back to the attract screen with nothing of the customer left in memory."""
         open_sale = self.outcome_view is None or self.outcome_view.retry
-        if open_sale and self.flow.sale_id is not None:
-            self.flow.abandon("customer left")
-        self.flow.reset()
+        if self._flow is not None:
+            if open_sale and self._flow.sale_id is not None:
+                self._flow.abandon("customer left")
+            self._flow.reset()
         self.outcome_view = None
         if self.translator.language != self.translator.default:
             self.translator.set(self.translator.default)  # the next customer is greeted in the default
             self._update_language_labels()
-        self.go("attract")
+        self.go(self.home)
 
     # -- the sale's long calls ----------------------------------------------------------------------
     def price(self) -> None:
@@ -355,6 +390,9 @@ class KioskApp(App):  # type: ignore[misc]
             self._busy = None
 
     def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, JournalFailedError | JournalWriteError):
+            self.journal_failed(exc)
+            return
         if isinstance(exc, FieldError):
             step = step_of_field(exc.field)
             self.go(step)
@@ -472,7 +510,7 @@ class KioskApp(App):  # type: ignore[misc]
             self.technician.forget()
         self._close_busy()
         self.idle.resume("technician", time.monotonic())
-        self.go("attract")
+        self.go(self.home)
 
     def submit_pin(self) -> None:
         """ "Войти" on the PIN pad: the PIN is checked in a worker (a slow hash by design)."""
@@ -530,7 +568,13 @@ class KioskApp(App):  # type: ignore[misc]
         now = time.monotonic()
         if desk is None or self._health_running or not desk.health.due(now):
             return
-        if self.root is None or self.root.current != "attract" or self.flow.sale_id is not None or self._working:
+        if (
+            self.root is None
+            or self.root.current != "attract"
+            or self._flow is None
+            or self._flow.sale_id is not None
+            or self._working
+        ):
             desk.health.postponed(now)
             return
         self._health_running = True
@@ -554,3 +598,58 @@ class KioskApp(App):  # type: ignore[misc]
                 self.technician.health.reported(now)
             else:
                 self.technician.health.postponed(now)
+
+    # -- out of service --------------------------------------------------------------------------------
+    def journal_failed(self, exc: BaseException) -> None:
+        """The journal stopped recording while the kiosk runs: no more sales; out of service until restarted."""
+        detail = str(exc)
+        refusal = JournalRefusedError(
+            Refusal.DISK_FULL if "full" in detail else Refusal.JOURNAL_CORRUPT,
+            "Журнал продаж перестал записывать: продажа остановлена",
+            f"the journal stopped recording: {detail}",
+        )
+        log.error("journal refused [%s]: %s — no sale on it; the kiosk is out of service", refusal.code.value,
+                  refusal.detail)  # fmt: skip
+        if self.context.on_journal_failure is None:
+            self.exit_code = EXIT_REFUSED
+            self.stop()
+            return
+        self.out_of_service = self.context.on_journal_failure(refusal)
+        if self._flow is not None:
+            self._flow.reset()
+        self.outcome_view = None
+        self.idle.disarm()
+        self.go("out_of_service")
+
+    def _out_of_service_tick(self, _dt: float) -> None:
+        state = self.out_of_service
+        if state is None:
+            return
+        open_session = self.service_mode is not None and self.service_mode.state.phase is Phase.OPEN
+        step = state.tick(time.monotonic(), technician_open=open_session)
+        if step is Step.EXIT:
+            log.warning("out of service: exiting with code %d so that systemd starts the kiosk and verifies "
+                        "the journal again", EXIT_REFUSED)  # fmt: skip
+            self.exit_code = EXIT_REFUSED
+            self.stop()
+        elif step is Step.RECHECK and not self._rechecking and state.recheck is not None:
+            self._rechecking = True
+            check = state.recheck
+
+            def work() -> None:
+                try:
+                    result = check()
+                except Exception as exc:  # a check that fails is a refusal too, never a crash
+                    log.error("journal recheck failed: %s", exc)
+                    result = state.refusal
+                self._rechecked(result)
+
+            threading.Thread(target=work, name="journal-recheck", daemon=True).start()
+
+    @mainthread  # type: ignore[misc]
+    def _rechecked(self, result: JournalRefusedError | None) -> None:
+        self._rechecking = False
+        if self.out_of_service is not None:
+            self.out_of_service.checked(result)
+            if self.root is not None and self.root.current in TECHNICIAN_SCREENS and self.technician is not None:
+                self.refresh_diagnostics()

@@ -19,6 +19,7 @@ Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.cli.quote",
     "kiosk.cli.demo",
+    "kiosk.cli.journal",
     "kiosk.cli.diag",
     "kiosk.cli.terminal",
     "kiosk.cli.printer",
@@ -85,3 +86,24 @@ def main(argv: Sequence[str] | None = None, modules: Sequence[str] = COMMAND_MOD
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        code = journal_refusal(exc, args.command)
+        if code is None:
+            raise
+        return code
+
+
+def journal_refusal(exc: BaseException, command: str) -> int | None:
+    """The journal guard's refusal (or a journal that cannot be written) as one log line and its exit
+    code (75), or None for any other error. Imported late: ``quote`` must not load the database layer."""
+    from kiosk.journal.db import JournalWriteError
+    from kiosk.journal.guard import EXIT_REFUSED, JournalRefusedError, log_refusal
+
+    if isinstance(exc, JournalRefusedError):
+        return log_refusal(exc, command)
+    if isinstance(exc, JournalWriteError):
+        logging.getLogger("kiosk.journal").error(
+            "journal not writable: %s — no sale on it; %s exits %d", exc, command, EXIT_REFUSED
+        )
+        return EXIT_REFUSED
+    return None

@@ -1,11 +1,10 @@
-"""``osago-kiosk demo`` (headless sales through the real drivers) and ``osago-kiosk journal``."""
+"""``osago-kiosk demo``: headless sales through the real drivers (``journal`` is in ``kiosk.cli.journal``)."""
 
 from __future__ import annotations
 
 import argparse
 import collections
 import datetime as dt
-import json
 import os
 import signal
 import sys
@@ -18,7 +17,7 @@ from kiosk.cli import Commands
 
 
 def register(cli: Commands) -> None:
-    """Add the `demo` and `journal` commands."""
+    """Add the `demo` command."""
     demo = cli.command("demo", "провести N продаж без экрана через настоящие драйверы и симуляторы", handle_demo)
     demo.add_argument("--sales", type=int, default=1, metavar="N", help="number of sales (default 1)")
     demo.add_argument("--terminal-url", help="terminal URL (default: config, i.e. the ZVT simulator on a pty)")
@@ -31,9 +30,6 @@ def register(cli: Commands) -> None:
         help="kill this process (SIGKILL) at checkpoint STEP of the N-th time it is reached (tests of recovery)",
     )
     demo.add_argument("--recover-only", action="store_true", help="run start-up recovery and exit")
-    journal = cli.command("journal", "показать продажи из журнала", handle_journal)
-    journal.add_argument("--json", action="store_true", help="a JSON list")
-    journal.add_argument("--limit", type=int, default=0, help="only the last N sales")
 
 
 def _crash_hook(spec: str | None) -> Any:
@@ -58,10 +54,9 @@ def _rub(amount: Decimal | None) -> str:
 
 def handle_demo(args: argparse.Namespace) -> int:
     """Run recovery, then N sample sales; one line per sale and a summary."""
-    from kiosk.bootstrap import build_kiosk
+    from kiosk.bootstrap import build_kiosk, start_up
     from kiosk.config import load_settings
     from kiosk.logs import attach_file_log
-    from kiosk.sale.recovery import recover
     from kiosk.sale.retention import purge_personal_data
     from kiosk.sale.samples import sample_customers
 
@@ -74,7 +69,7 @@ def handle_demo(args: argparse.Namespace) -> int:
         settings, terminal_url=args.terminal_url, printer_url=args.printer_url, checkpoint=_crash_hook(args.crash_at)
     )
     try:
-        for item in recover(kiosk.service):
+        for item in start_up(kiosk):
             print(f"восстановлено {item.sale_id[:8]}: {item.before} → {item.after} ({item.note})", flush=True)
         purge_personal_data(kiosk.journal, now=kiosk.service.clock(), retention_days=settings.sale.retention_days)
         if args.recover_only:
@@ -118,31 +113,3 @@ def handle_demo(args: argparse.Namespace) -> int:
         return 0 if states.get("completed", 0) + states.get("application_issued", 0) == args.sales else 1
     finally:
         kiosk.close()
-
-
-def handle_journal(args: argparse.Namespace) -> int:
-    """List the sales in the journal (no personal data)."""
-    from kiosk.bootstrap import journal_path
-    from kiosk.config import load_settings
-    from kiosk.journal.db import open_journal
-    from kiosk.sale.report import sale_rows
-
-    settings = load_settings(args.config)
-    path = journal_path(settings)
-    rows: list[dict[str, Any]] = []
-    if path.exists():
-        journal = open_journal(path)
-        with journal.session() as session:
-            rows = sale_rows(session, args.limit)
-        journal.close()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return 0
-    for row in rows:
-        document = row["policy_number"] or row["application_number"] or "—"
-        print(
-            f"{row['created_at'][:19]}  {row['id'][:8]}  {row['state']:<18} {row['amount'] or '—':>10}  "
-            f"{document:<16}  чек {row['terminal_receipt_no'] or '—'}"
-        )
-    print(f"всего: {len(rows)}")
-    return 0

@@ -18,7 +18,10 @@ from kiosk.cli import Commands
 
 if TYPE_CHECKING:
     from kiosk.bootstrap import Kiosk
-    from kiosk.service_access import AccessState
+    from kiosk.config import KioskSettings
+    from kiosk.journal.guard import JournalRefusedError
+    from kiosk.sdnotify import Watchdog
+    from kiosk.service_access import AccessState, AuditEvent
 
 log = logging.getLogger("kiosk.run")
 
@@ -32,11 +35,16 @@ def register(cli: Commands) -> None:
 
 
 def handle_run(args: argparse.Namespace) -> int:
-    """Build the kiosk, recover unfinished sales, purge old personal data, then run the touchscreen."""
-    from kiosk.bootstrap import build_kiosk, diagnostics, journal_audit, server_probe, service_mode
+    """Build the kiosk, recover unfinished sales, purge old personal data, then run the touchscreen.
+
+    When the journal guard refuses the journal the touchscreen shows «Киоск временно не работает»
+    (technician mode still works) and the command ends with exit code 75 after a while, so that systemd
+    starts it again and the journal is verified afresh (``ui.presenters.out_of_service``).
+    """
+    from kiosk.bootstrap import build_kiosk, diagnostics, journal_audit, server_probe, service_mode, start_up
     from kiosk.config import load_settings
+    from kiosk.journal.guard import JournalRefusedError
     from kiosk.logs import attach_file_log
-    from kiosk.sale.recovery import recover
     from kiosk.sale.retention import purge_personal_data
     from kiosk.sdnotify import Watchdog
 
@@ -52,18 +60,22 @@ def handle_run(args: argparse.Namespace) -> int:
     # loads Kivy: the two overlap, which is most of the cold start.
     started: list[Kiosk] = []
     failed: list[BaseException] = []
+    refused: list[JournalRefusedError] = []
 
-    began = time.monotonic()
-    timings: dict[str, float] = {}
+    began, timings = time.monotonic(), dict[str, float]()
 
     def start_devices() -> None:
         try:
             kiosk = build_kiosk(settings, terminal_url=args.terminal_url, printer_url=args.printer_url)
             started.append(kiosk)
-            for item in recover(kiosk.service):
+            for item in start_up(kiosk):
                 log.warning("recovered sale %s: %s -> %s (%s)", item.sale_id[:8], item.before, item.after, item.note)
             purge_personal_data(kiosk.journal, now=kiosk.service.clock(), retention_days=settings.sale.retention_days)
             timings["devices"] = time.monotonic() - began
+        except JournalRefusedError as exc:
+            refused.append(exc)
+            while started:  # reconciliation refused: no device stays open on a kiosk that does not sell
+                started.pop().close()
         except BaseException as exc:  # re-raised in the main thread
             failed.append(exc)
 
@@ -84,6 +96,8 @@ def handle_run(args: argparse.Namespace) -> int:
     try:
         if failed:
             raise failed[0]
+        if refused:
+            return _out_of_service(args, settings, refused[0], relay=relay, listeners=listeners, watchdog=watchdog)
         kiosk = started[0]
         try:
             mode = service_mode(settings, on_change=relay, audit=journal_audit(kiosk.journal))
@@ -114,3 +128,42 @@ def handle_run(args: argparse.Namespace) -> int:
         watchdog.notifier.close()
         for kiosk in started:
             kiosk.close()
+
+
+def _out_of_service(
+    args: argparse.Namespace,
+    settings: KioskSettings,
+    refusal: JournalRefusedError,
+    *,
+    relay: Callable[[AccessState], None],
+    listeners: list[Callable[[AccessState], None]],
+    watchdog: Watchdog,
+) -> int:
+    """The journal was refused: the out-of-service screen with technician mode, then exit 75."""
+    from kiosk.bootstrap import journal_guard, service_mode
+    from kiosk.journal.guard import log_refusal
+
+    log_refusal(refusal, "osago-kiosk run")
+    watchdog.notifier.status(f"out of service: journal refused ({refusal.code.value})")
+    mode = None
+    try:
+        # No journal to write the card's events to: they go to the log (no PIN is ever in them).
+        mode = service_mode(settings, on_change=relay, audit=_log_audit)
+        mode.start()
+    except Exception as exc:
+        log.warning("technician mode unavailable: %s", exc)
+        mode = None
+    ui = importlib.import_module("ui.main")
+    try:
+        code: int = ui.run_out_of_service(
+            settings, refusal, journal_guard(settings), windowed=args.windowed, service_mode=mode,
+            watchdog=watchdog, listeners=listeners,
+        )  # fmt: skip
+        return code
+    finally:
+        if mode is not None:
+            mode.stop()
+
+
+def _log_audit(event: AuditEvent) -> None:
+    log.warning("service card %s: %s", event.kind.value, event.card_id if event.verified else "unverified card")

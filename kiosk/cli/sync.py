@@ -1,7 +1,8 @@
 """``osago-kiosk sync``: push the outbox to the central server, pull application statuses, refresh tariffs.
 
 Exit codes: 0 the outbox is empty at the end; 1 the server refused (signature, data) or events remain;
-2 not configured (no server URL or key file); 3 the server is unreachable. The reason is printed in
+2 not configured (no server URL or key file); 3 the server is unreachable; 75 the journal guard refused
+the journal (kiosk.journal.guard). The reason is printed in
 plain words on stderr, with progress while events go out.
 """
 
@@ -19,9 +20,8 @@ __all__ = ["register"]
 def _sync(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from kiosk.bootstrap import journal_path, server_client
+    from kiosk.bootstrap import journal_guard, server_client
     from kiosk.config import ConfigError, load_settings
-    from kiosk.journal.db import open_journal
     from kiosk.outbox import pending_count
     from kiosk.privacy import KeyFileError, PersonalDataCipher
     from kiosk.sync import run_sync
@@ -32,7 +32,17 @@ def _sync(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError, PermissionError) as exc:
         print(f"sync: не настроено: {exc}", file=sys.stderr)
         return 2
-    journal = open_journal(journal_path(settings))
+    try:
+        # The guard's refusal ends the command with exit 75 (kiosk.cli.main); nothing is sent from such a journal.
+        guarded = journal_guard(settings).open(create=False)
+    except BaseException:
+        client.close()
+        raise
+    if guarded is None:
+        client.close()
+        print("sync: журнала ещё нет — отправлять нечего", file=sys.stderr)
+        return 0
+    journal = guarded.journal
     try:
         try:
             cipher: PersonalDataCipher | None = PersonalDataCipher.from_key_file(

@@ -89,11 +89,14 @@ class InsurerSimulator:
         return None if row is None else dict(json.loads(row[0]))
 
     def _record(self, record: dict[str, Any]) -> None:
-        with self._db:  # one durable transaction per record
-            self._db.execute(
-                "INSERT INTO records (key, op, body) VALUES (?, ?, ?)",
-                (record["key"], record["op"], json.dumps(record, ensure_ascii=False)),
-            )
+        try:
+            with self._db:  # one durable transaction per record
+                self._db.execute(
+                    "INSERT INTO records (key, op, body) VALUES (?, ?, ?)",
+                    (record["key"], record["op"], json.dumps(record, ensure_ascii=False)),
+                )
+        except sqlite3.OperationalError as exc:  # its own store failed (a full disk): the insurer is unavailable
+            raise GatewayUnavailableError(f"insurer simulator cannot store the record: {exc}") from None
 
     def _next_number(self) -> int:
         row = self._db.execute(

@@ -20,6 +20,7 @@ __all__ = [
     "ApplicationRecord",
     "Base",
     "JournalEntry",
+    "JournalIdentity",
     "Money",
     "OutboxEvent",
     "PaymentAttempt",
@@ -263,3 +264,20 @@ class JournalEntry(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class JournalIdentity(Base):
+    """Which journal this is (one row): its id, the kiosk it belongs to, and a sequence number bumped in
+    the same transaction as every change. ``kiosk.journal.sidecar`` keeps the same id and the last
+    sequence apart from the file, so a journal that was replaced, truncated or rolled back is noticed."""
+
+    __tablename__ = "journal_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    journal_id: Mapped[str] = mapped_column(String(36), unique=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: install (first start), init (a technician started a new journal), restore, adopt (an older journal
+    #: that had no identity yet)
+    origin: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(Integer)

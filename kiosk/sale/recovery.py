@@ -15,10 +15,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from drivers.payment import Fate, TransactionResult
+from drivers.payment import Fate, Outcome, TransactionResult
 from kiosk.journal.models import PaymentAttempt, PolicyRecord, SaleRecord
+from kiosk.journal.sidecar import Note, SidecarError
 from kiosk.sale.service import SaleService, same_transaction
-from kiosk.sale.states import FINAL, SaleState
+from kiosk.sale.states import FINAL, TRANSITIONS, SaleState
 
 __all__ = ["Recovered", "recover"]
 
@@ -39,9 +40,13 @@ class Recovered:
 
 
 def recover(service: SaleService) -> list[Recovered]:
-    """Resolve every unfinished sale, oldest first, then retry pending policy annulments."""
+    """Resolve every unfinished sale, oldest first, then retry pending policy annulments.
+
+    Outcomes the journal could not record when they happened (kept in its sidecar) are applied first.
+    """
     results: list[Recovered] = []
     with service._busy:
+        results += _apply_notes(service)
         with service.journal.session() as session:
             ids = session.scalars(
                 select(SaleRecord.id)
@@ -54,6 +59,60 @@ def recover(service: SaleService) -> list[Recovered]:
                 results.append(result)
                 log.info("recovered sale %s: %s → %s (%s)", sale_id, result.before, result.after, result.note)
         _retry_annulments(service)
+    return results
+
+
+def _note_result(note: Note) -> TransactionResult:
+    """What the terminal had said, as the note kept it."""
+    fate = {"committed": Fate.COMMITTED, "reversed": Fate.REVERSED}.get(note.money, Fate.UNKNOWN)
+    return TransactionResult(
+        approved=fate is Fate.COMMITTED,
+        outcome=Outcome.APPROVED if fate is Fate.COMMITTED else Outcome.REVERSED,
+        result_code=None,
+        result_text="recorded in the journal's sidecar",
+        amount=Decimal(note.amount) if note.amount else None,
+        receipt_no=note.receipt_no,
+        trace=note.trace,
+        fate=fate,
+    )
+
+
+def _apply_notes(service: SaleService) -> list[Recovered]:
+    """The outcomes kept in the sidecar after a failed journal write: a committed payment completes its
+    sale, a reversed one reverses it; the others are left to the devices (below)."""
+    sidecar = service.journal.sidecar
+    if sidecar is None:
+        return []
+    try:
+        notes = sidecar.read().notes
+    except (OSError, SidecarError) as exc:
+        log.error("sidecar notes unreadable: %s", exc)
+        return []
+    results: list[Recovered] = []
+    done: set[str] = set()
+    for note in notes:
+        with service.journal.session() as session:
+            sale = session.get(SaleRecord, note.sale_id)
+            before = S(sale.state) if sale is not None else None
+        if before is None:
+            log.error("sidecar note about sale %s, which is not in this journal: %s", note.sale_id, note.to_dict())
+            continue
+        done.add(note.sale_id)
+        if before in FINAL or before is S.FLAGGED:
+            continue
+        if note.money == "committed" and before is S.CONFIRMING:
+            service._complete(note.sale_id, _note_result(note))
+            results.append(Recovered(note.sale_id, before, S.COMPLETED, "the sidecar kept the committed payment"))
+        elif note.money == "reversed" and S.REVERSED in TRANSITIONS[before]:
+            if before is S.REGISTERING:
+                _adopt_registration(service, note.sale_id)  # a policy registered but never journaled is annulled
+            result = _note_result(note)
+            service._reversed(note.sale_id, result, "сбой журнала киоска: платёж отменён терминалом", result)
+            results.append(Recovered(note.sale_id, before, S.REVERSED, "the sidecar kept the reversal"))
+    if done:
+        sidecar.drop_notes(done)
+    for item in results:
+        log.warning("recovered sale %s from the sidecar: %s -> %s", item.sale_id, item.before, item.after)
     return results
 
 

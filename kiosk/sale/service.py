@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,7 +46,7 @@ from kiosk.insurer import (
     PolicyContract,
     RegisteredPolicy,
 )
-from kiosk.journal.db import Journal
+from kiosk.journal.db import Journal, JournalWriteError
 from kiosk.journal.models import (
     ApplicationRecord,
     JournalEntry,
@@ -56,16 +58,18 @@ from kiosk.journal.models import (
     SaleEvent,
     SaleRecord,
 )
+from kiosk.journal.sidecar import Note, SidecarError
 from kiosk.privacy import PersonalDataCipher
 from kiosk.sale.model import SaleInput
 from kiosk.sale.paper import Paper, policy_period
-from kiosk.sale.states import FINAL, MONEY_AT_RISK, SaleState, check_transition
+from kiosk.sale.states import FINAL, MONEY_AT_RISK, TRANSITIONS, SaleState, check_transition
 from kiosk.tariffs import Quote, TariffEngine, quote_to_json
 from kiosk.validation import FieldError
 
 __all__ = [
     "Checkpoint",
     "DuplicateActionError",
+    "JournalFailedError",
     "KioskBusyError",
     "Preflight",
     "QuoteView",
@@ -104,6 +108,13 @@ class DuplicateActionError(SaleError):
     """This action id was handled already (a repeated tap)."""
 
 
+class JournalFailedError(SaleError):
+    """The journal cannot record the sale (disk full, read-only, I/O error): the kiosk stops selling.
+
+    Raised only where no money has moved; the touchscreen shows its out-of-service screen.
+    """
+
+
 @dataclass(frozen=True)
 class SaleConfig:
     """What the sale needs to know about this kiosk and its insurer."""
@@ -117,6 +128,12 @@ class SaleConfig:
     #: how long to keep asking a terminal whose answer was lost (its own goods timeout bounds it)
     settle_attempts: int = 5
     settle_pause: float = 2.0
+    #: the data directory and the free space it must have before money may move (preflight)
+    data_dir: Path | None = None
+    min_free_bytes: int = 0
+    #: a journal write after the money moved is tried this often (pauses doubling from write_pause)
+    write_attempts: int = 4
+    write_pause: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,7 @@ class SaleService:
         clock: Callable[[], dt.datetime] = _utc_now,
         checkpoint: Checkpoint | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        disk_usage: Callable[[Path], Any] = shutil.disk_usage,
     ) -> None:
         self.journal = journal
         self.tariffs = tariffs
@@ -189,8 +207,12 @@ class SaleService:
         self.clock = clock
         self._checkpoint = checkpoint or (lambda _name: None)
         self._sleep = sleep
+        self._disk_usage = disk_usage
         # One customer, one operation at a time: the UI calls from worker threads.
         self._busy = threading.RLock()
+        #: outcomes the journal could not record after the money moved (also kept in the sidecar), with
+        #: the write that records them
+        self._pending: dict[str, tuple[Note, Callable[[], SaleOutcome]]] = {}
 
     @property
     def device_lock(self) -> threading.RLock:
@@ -258,7 +280,14 @@ class SaleService:
     # before payment
 
     def start_sale(self, *, action_id: str) -> str:
-        """Open a sale for a new customer. Leftover unpaid sales of a customer who walked away end."""
+        """Open a sale for a new customer. Leftover unpaid sales of a customer who walked away end.
+
+        Outcomes the journal could not record before are recorded first (a sale they end would else
+        keep the kiosk busy).
+        """
+        if self._pending:
+            with self._busy:
+                self.record_unrecorded()
         with self._busy, self._tx() as session:
             existing = session.get(ProcessedAction, action_id)
             if existing is not None and existing.sale_id is not None:
@@ -349,8 +378,12 @@ class SaleService:
             self._move(session, sale, S.CONSENTED, f"{sale_id}:consent:{action_id}")
 
     def preflight(self, sale_id: str) -> Preflight:
-        """Before any money moves: printer ready with paper, terminal ready, insurer reachable."""
+        """Before any money moves: free disk space and a journal that records, printer ready with paper,
+        terminal ready, insurer reachable."""
         problems: list[tuple[str, str]] = []
+        storage = self._storage_problem()
+        if storage is not None:
+            problems.append(storage)
         printer_status = self.printer.status()
         if not printer_status.ready:
             problems.append(("printer", printer_status.summary()))  # "Принтер не готов: нет бумаги; …"
@@ -360,68 +393,109 @@ class SaleService:
         insurer_ok = self.insurer.available()
         if not insurer_ok:
             problems.append(("insurer", "Нет связи со страховой компанией"))
-        with self._busy, self._tx() as session:
-            sale = self._sale(session, sale_id)
-            verified = bool(sale.quote and sale.quote.get("kbm_verified"))
-            if not verified and insurer_ok:
-                problems.append(("insurer", "КБМ не подтверждён страховщиком"))
-            ready = not problems
-            if ready and S(sale.state) in (S.CONSENTED, S.READY_TO_PAY, S.PAYMENT_DECLINED):
-                self._move(session, sale, S.READY_TO_PAY, f"{sale_id}:ready:{uuid.uuid4()}")
-        # The application path needs only paper for the letter; no money moves on it.
-        can_apply = not ready and printer_status.ready
+        try:
+            with self._busy, self._tx() as session:
+                sale = self._sale(session, sale_id)
+                verified = bool(sale.quote and sale.quote.get("kbm_verified"))
+                if not verified and insurer_ok:
+                    problems.append(("insurer", "КБМ не подтверждён страховщиком"))
+                ready = not problems
+                if ready and S(sale.state) in (S.CONSENTED, S.READY_TO_PAY, S.PAYMENT_DECLINED):
+                    self._move(session, sale, S.READY_TO_PAY, f"{sale_id}:ready:{uuid.uuid4()}")
+        except JournalWriteError as exc:
+            log.error("sale %s: the journal failed at preflight, no money moved: %s", sale_id, exc)
+            problems.append(("journal", "Журнал продаж не записывает: продажа невозможна"))
+            ready = False
+        # The application path needs only paper for the letter (and a journal that records); no money moves on it.
+        can_apply = not ready and printer_status.ready and not any(key in ("disk", "journal") for key, _ in problems)
         if problems:
             log.warning("sale %s not ready to pay, no money moved: %s", sale_id, "; ".join(t for _, t in problems))
         return Preflight(ready, can_apply, tuple(problems))
 
+    def _storage_problem(self) -> tuple[str, str] | None:
+        """Too little free space for the journal, or outcomes it still could not record."""
+        if self.unrecorded and not self.record_unrecorded():
+            return ("journal", "Журнал продаж не записывает: продажа невозможна")
+        data_dir = self.config.data_dir
+        if data_dir is None:
+            return None
+        try:
+            free = int(self._disk_usage(data_dir).free)
+        except OSError as exc:
+            log.error("free space of %s unknown: %s", data_dir, exc)
+            return ("disk", "Диск киоска недоступен: продажа невозможна")
+        if free < self.config.min_free_bytes:
+            log.error("only %d bytes free in %s (minimum %d): no sale", free, data_dir, self.config.min_free_bytes)
+            return ("disk", "На диске киоска мало места: продажа невозможна")
+        return None
+
     def abandon(self, sale_id: str, reason: str) -> None:
         """The customer left or cancelled before paying (idle timeout, "Отмена")."""
-        with self._busy, self._tx() as session:
-            sale = self._sale(session, sale_id)
-            if S(sale.state) in FINAL:
-                return
-            self._move(session, sale, S.ABANDONED, f"{sale_id}:abandon", reason=reason)
-            self._emit(session, "sale.abandoned", sale, {"state_before": sale.state, "reason": reason})
+        try:
+            with self._busy, self._tx() as session:
+                sale = self._sale(session, sale_id)
+                if S(sale.state) in FINAL:
+                    return
+                self._move(session, sale, S.ABANDONED, f"{sale_id}:abandon", reason=reason)
+                self._emit(session, "sale.abandoned", sale, {"state_before": sale.state, "reason": reason})
+        except JournalWriteError as exc:
+            # No money has moved; recovery ends the sale at the next start.
+            log.error("sale %s abandoned (%s), no money moved; the journal did not record it: %s", sale_id, reason, exc)
+            return
         log.info("sale %s abandoned before payment (%s), no money moved", sale_id, reason)
 
     # ------------------------------------------------------------------------------------------
     # payment and issue
 
     def pay(self, sale_id: str, *, action_id: str, on_status: StatusCallback | None = None) -> SaleOutcome:
-        """Take the payment, register and print the policy, then commit the payment."""
+        """Take the payment, register and print the policy, then commit the payment.
+
+        If the journal fails before the commit point the goods are refused (the terminal reverses the
+        payment); if it fails after, the write is retried and, failing that, the outcome is kept in the
+        sidecar for recovery and the kiosk stops selling — never a crash with the money taken.
+        """
         with self._busy:
-            with self._tx() as session:
-                self._claim(session, action_id, sale_id)
-                sale = self._sale(session, sale_id)
-                if S(sale.state) not in PAYMENT_STATES:
-                    raise SaleError("Оплата сейчас невозможна: сначала проверка готовности киоска")
-                if sale.amount is None:
-                    raise SaleError("Нет рассчитанной премии")
-                amount = sale.amount
-                attempt_no = len(sale.payments) + 1
-                key = f"{sale_id}:pay:{attempt_no}"
-                session.add(
-                    PaymentAttempt(
-                        sale_id=sale_id,
-                        attempt=attempt_no,
-                        key=key,
-                        status="started",
-                        amount=amount,
-                        started_at=self.clock(),
+            try:
+                with self._tx() as session:
+                    self._claim(session, action_id, sale_id)
+                    sale = self._sale(session, sale_id)
+                    if S(sale.state) not in PAYMENT_STATES:
+                        raise SaleError("Оплата сейчас невозможна: сначала проверка готовности киоска")
+                    if sale.amount is None:
+                        raise SaleError("Нет рассчитанной премии")
+                    amount = sale.amount
+                    attempt_no = len(sale.payments) + 1
+                    key = f"{sale_id}:pay:{attempt_no}"
+                    session.add(
+                        PaymentAttempt(
+                            sale_id=sale_id,
+                            attempt=attempt_no,
+                            key=key,
+                            status="started",
+                            amount=amount,
+                            started_at=self.clock(),
+                        )
                     )
-                )
-                self._move(session, sale, S.PAYMENT_STARTED, key, amount=str(amount))
+                    self._move(session, sale, S.PAYMENT_STARTED, key, amount=str(amount))
+            except JournalWriteError as exc:
+                log.error("sale %s: the journal failed before the payment, no money moved: %s", sale_id, exc)
+                raise JournalFailedError(
+                    "Киоск не может записать покупку. Оплата не начиналась — деньги не списаны."
+                ) from None
             self._checkpoint("payment_started")
             auth = self.terminal.authorise(amount, on_status=on_status)
             self._checkpoint("authorised_by_terminal")
             if not auth.approved:
                 return self._not_authorised(sale_id, attempt_no, auth)
-            with self._tx() as session:
-                sale = self._sale(session, sale_id)
-                attempt = sale.payments[-1]
-                _record_terminal(attempt, auth, "approved", self.clock())
-                self._move(session, sale, S.AUTHORISED, f"{sale_id}:authorised:{attempt_no}")
-                self._emit(session, "payment.authorised", sale, _payment_payload(attempt))
+            try:
+                with self._tx() as session:
+                    sale = self._sale(session, sale_id)
+                    attempt = sale.payments[-1]
+                    _record_terminal(attempt, auth, "approved", self.clock())
+                    self._move(session, sale, S.AUTHORISED, f"{sale_id}:authorised:{attempt_no}")
+                    self._emit(session, "payment.authorised", sale, _payment_payload(attempt))
+            except JournalWriteError as exc:
+                return self._journal_failed(sale_id, auth, exc, "authorised")
             return self._issue(sale_id, auth)
 
     def _not_authorised(self, sale_id: str, attempt_no: int, auth: TransactionResult) -> SaleOutcome:
@@ -430,65 +504,110 @@ class SaleService:
         No settling is needed here: in the issue-of-goods dialogue an authorisation the kiosk never
         confirms is reversed by the terminal itself, so a lost verdict cannot have charged the card.
         """
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            attempt = sale.payments[-1]
-            lost = auth.fate in (Fate.UNKNOWN, Fate.PENDING)
-            _record_terminal(attempt, auth, "unknown" if lost else "declined", self.clock())
-            self._move(
-                session, sale, S.PAYMENT_DECLINED, f"{sale_id}:declined:{attempt_no}", outcome=auth.outcome.value
-            )
-            self._emit(session, "payment.declined", sale, _payment_payload(attempt))
-            money = (
-                "Деньги не списаны: если сумма была заблокирована, банк снимет блокировку автоматически."
-                if lost
-                else "Деньги не списаны."
-            )
-            return _outcome(sale, f"Оплата не прошла: {auth.result_text}.", money, terminal_text=auth.result_text)
+        lost = auth.fate in (Fate.UNKNOWN, Fate.PENDING)
+        money = (
+            "Деньги не списаны: если сумма была заблокирована, банк снимет блокировку автоматически."
+            if lost
+            else "Деньги не списаны."
+        )
+        message = f"Оплата не прошла: {auth.result_text}."
+
+        def write() -> SaleOutcome:
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                attempt = sale.payments[-1]
+                _record_terminal(attempt, auth, "unknown" if lost else "declined", self.clock())
+                self._move(
+                    session, sale, S.PAYMENT_DECLINED, f"{sale_id}:declined:{attempt_no}", outcome=auth.outcome.value
+                )
+                self._emit(session, "payment.declined", sale, _payment_payload(attempt))
+                return _describe(sale, message, money, terminal_text=auth.result_text)
+
+        return self._after_money(
+            sale_id,
+            write,
+            self._note(sale_id, S.PAYMENT_DECLINED, "none", auth),
+            lambda: SaleOutcome(sale_id, S.PAYMENT_DECLINED, message, money, terminal_text=auth.result_text),
+        )
+
+    def _journal_failed(
+        self,
+        sale_id: str,
+        auth: Authorisation,
+        exc: JournalWriteError,
+        step: str,
+        policy: tuple[str, str] | None = None,
+    ) -> SaleOutcome:
+        """A journal write before the commit point failed: the goods are refused, so the terminal reverses."""
+        log.error(
+            "sale %s: the journal failed after the authorisation (%s), refusing the goods: %s", sale_id, step, exc
+        )
+        return self._refuse(sale_id, auth, "журнал киоска не записал покупку", policy=policy)
 
     def _issue(self, sale_id: str, auth: Authorisation) -> SaleOutcome:
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            data = self._input(sale)
-            self._move(session, sale, S.REGISTERING, f"{sale_id}:register")
+        try:
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                data = self._input(sale)
+                self._move(session, sale, S.REGISTERING, f"{sale_id}:register")
+        except JournalWriteError as exc:
+            return self._journal_failed(sale_id, auth, exc, "registering")
         self._checkpoint("registering")
         try:
             registered = self.insurer.register_policy(self._contract(sale, data), idempotency_key=f"{sale_id}:register")
-        except GatewayError as exc:
+        except Exception as exc:  # any failure after the authorisation refuses the goods (the terminal reverses)
             log.warning("registration failed for sale %s: %s", sale_id, exc)
             return self._refuse(sale_id, auth, "страховщик не зарегистрировал полис")
         self._checkpoint("registered_by_insurer")
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            start, end = self._record_policy(session, sale_id, registered, data)
-            self._move(
-                session, sale, S.REGISTERED, f"{sale_id}:registered", policy=f"{registered.series} {registered.number}"
-            )
-            self._emit(
-                session,
-                "policy.registered",
-                sale,
-                {
-                    **self._policy_payload(sale, registered.series, registered.number),
-                    "period_start": start.isoformat(),
-                    "period_end": end.isoformat(),
-                },
-                personal=self._personal_for_server(data),
-            )
-            document = self.config.paper.policy(
-                data=data,
-                series=registered.series,
-                number=registered.number,
-                concluded_at=self.clock(),
-                premium=sale.amount or Decimal(0),
-                quote=sale.quote or {},
-            )
-        printed = self._print(sale_id, "policy", document, intent=S.PRINTING, done=S.PRINTED)
+        policy = (registered.series, registered.number)
+        try:
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                start, end = self._record_policy(session, sale_id, registered, data)
+                self._move(
+                    session,
+                    sale,
+                    S.REGISTERED,
+                    f"{sale_id}:registered",
+                    policy=f"{registered.series} {registered.number}",
+                )
+                self._emit(
+                    session,
+                    "policy.registered",
+                    sale,
+                    {
+                        **self._policy_payload(sale, registered.series, registered.number),
+                        "period_start": start.isoformat(),
+                        "period_end": end.isoformat(),
+                    },
+                    personal=self._personal_for_server(data),
+                )
+                document = self.config.paper.policy(
+                    data=data,
+                    series=registered.series,
+                    number=registered.number,
+                    concluded_at=self.clock(),
+                    premium=sale.amount or Decimal(0),
+                    quote=sale.quote or {},
+                )
+        except JournalWriteError as exc:
+            return self._journal_failed(sale_id, auth, exc, "registered", policy)
+        try:
+            printed = self._print(sale_id, "policy", document, intent=S.PRINTING, done=S.PRINTED)
+        except JournalWriteError as exc:
+            return self._journal_failed(sale_id, auth, exc, "printing", policy)
         if not printed:
-            return self._refuse(sale_id, auth, "полис не напечатан")
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            self._move(session, sale, S.CONFIRMING, f"{sale_id}:confirm")
+            return self._refuse(sale_id, auth, "полис не напечатан", policy=policy)
+        return self._confirm(sale_id, auth, policy)
+
+    def _confirm(self, sale_id: str, auth: Authorisation, policy: tuple[str, str]) -> SaleOutcome:
+        """The commit point: confirm the goods (ZVT 80 00 00); the terminal's completion decides."""
+        try:
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                self._move(session, sale, S.CONFIRMING, f"{sale_id}:confirm")
+        except JournalWriteError as exc:
+            return self._journal_failed(sale_id, auth, exc, "confirming", policy)
         self._checkpoint("confirming")
         completion = self.terminal.confirm_goods(auth)
         self._checkpoint("confirmed_by_terminal")
@@ -496,13 +615,12 @@ class SaleService:
         if fate not in (Fate.COMMITTED, Fate.REVERSED):
             fate = self._settle(completion, auth.trace).fate
         if fate is Fate.COMMITTED:
-            outcome = self._complete(sale_id, completion)
+            outcome = self._complete(sale_id, completion, auth, " ".join(policy))
             self._print_after_sale(sale_id, outcome.policy)
             return outcome
         if fate is Fate.REVERSED:
-            return self._reversed(sale_id, completion, "терминал отменил платёж при подтверждении")
-        with self._tx() as session:
-            return self._flag(session, self._sale(session, sale_id), "терминал не подтвердил исход оплаты")
+            return self._reversed(sale_id, completion, "терминал отменил платёж при подтверждении", auth, policy)
+        return self._flag_sale(sale_id, "терминал не подтвердил исход оплаты", auth)
 
     def _record_policy(
         self, session: Session, sale_id: str, registered: RegisteredPolicy, data: SaleInput
@@ -573,14 +691,26 @@ class SaleService:
         """The claims memo goes with every policy; a failure here does not touch the completed sale."""
         try:
             self._print(sale_id, "memo", self.config.paper.memo(policy), intent=None, done=None)
+        except JournalWriteError as exc:
+            log.error("memo not printed for sale %s: the journal failed: %s", sale_id, exc)
         except Exception:  # the sale is complete; the memo is a courtesy
             log.exception("memo not printed for sale %s", sale_id)
 
-    def _refuse(self, sale_id: str, auth: Authorisation, reason: str) -> SaleOutcome:
-        """The goods cannot be delivered: tell the terminal, which reverses the payment itself."""
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            self._move(session, sale, S.REFUSING, f"{sale_id}:refuse", reason=reason)
+    def _refuse(
+        self, sale_id: str, auth: Authorisation, reason: str, *, policy: tuple[str, str] | None = None
+    ) -> SaleOutcome:
+        """The goods cannot be delivered: tell the terminal, which reverses the payment itself.
+
+        The refusal goes to the terminal even when the journal cannot record the intent: refusing is
+        what keeps the money safe, and recovery reads the terminal's answer if the kiosk dies meanwhile.
+        """
+        try:
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                if S.REFUSING in TRANSITIONS[S(sale.state)]:
+                    self._move(session, sale, S.REFUSING, f"{sale_id}:refuse", reason=reason)
+        except JournalWriteError as exc:
+            log.error("sale %s: the journal did not record the refusal; refusing the goods anyway: %s", sale_id, exc)
         self._checkpoint("refusing")
         completion = self.terminal.refuse_goods(auth, REFUSE_CODE)
         self._checkpoint("refused_by_terminal")
@@ -588,9 +718,8 @@ class SaleService:
         if fate not in (Fate.COMMITTED, Fate.REVERSED):
             fate = self._settle(completion, auth.trace).fate
         if fate is Fate.REVERSED:
-            return self._reversed(sale_id, completion, reason)
-        with self._tx() as session:
-            return self._flag(session, self._sale(session, sale_id), f"{reason}; терминал не подтвердил отмену платежа")
+            return self._reversed(sale_id, completion, reason, auth, policy)
+        return self._flag_sale(sale_id, f"{reason}; терминал не подтвердил отмену платежа", auth)
 
     def _settle(self, result: TransactionResult, trace: str | None) -> TransactionResult:
         """Ask the terminal what became of a transaction whose final answer was lost, until it is decided.
@@ -612,40 +741,161 @@ class SaleService:
             self._sleep(self.config.settle_pause)
         return last
 
-    def _complete(self, sale_id: str, completion: TransactionResult) -> SaleOutcome:
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            attempt = sale.payments[-1]
-            attempt.status = "committed"
-            attempt.finished_at = self.clock()
-            attempt.receipt_lines = list(completion.receipt_lines) or attempt.receipt_lines
-            self._move(session, sale, S.COMPLETED, f"{sale_id}:completed")
-            self._emit(session, "payment.committed", sale, _payment_payload(attempt))
-            self._emit(session, "sale.completed", sale, self._sale_payload(sale))
-            policy = sale.policy
-            number = f"{policy.series} {policy.number}" if policy else None
-            return _outcome(sale, "Полис оформлен. Возьмите полис и памятку.", "Оплата прошла.", policy=number)
+    # ------------------------------------------------------------------------------------------
+    # after the money moved: the journal must record it, or the sidecar keeps it for recovery
 
-    def _reversed(self, sale_id: str, completion: TransactionResult, reason: str) -> SaleOutcome:
+    def _after_money(
+        self, sale_id: str, write: Callable[[], SaleOutcome], note: Note, fallback: Callable[[], SaleOutcome]
+    ) -> SaleOutcome:
+        """Record what the terminal did, retrying with pauses; if the journal stays unwritable, keep
+        ``note`` (memory and sidecar), log the sale as flagged with its money, and return ``fallback()``."""
+        attempts = max(1, self.config.write_attempts)
+        for attempt in range(attempts):
+            try:
+                outcome = write()
+            except JournalWriteError as exc:
+                log.error("sale %s: journal write after the money moved failed (%d/%d): %s",
+                          sale_id, attempt + 1, attempts, exc)  # fmt: skip
+                if attempt + 1 < attempts:
+                    self._sleep(self.config.write_pause * 2**attempt)
+            else:
+                _log_end(outcome)
+                return outcome
+        self._keep(note, write)
+        outcome = fallback()
+        log.error("sale %s FLAGGED: ended %s (receipt %s) but the journal cannot record it; %s. %s",
+                  sale_id, outcome.state.value, outcome.receipt_no, _NOTE_MONEY[note.money], outcome.money)  # fmt: skip
+        return outcome
+
+    def _note(self, sale_id: str, state: SaleState, money: str, result: TransactionResult | None) -> Note:
+        return Note(
+            sale_id=sale_id,
+            state=state.value,
+            money=money,
+            amount=str(result.amount) if result is not None and result.amount is not None else None,
+            trace=(result.original_trace or result.trace) if result is not None else None,
+            receipt_no=result.receipt_no if result is not None else None,
+            at=self.clock().isoformat(timespec="seconds"),
+        )
+
+    def _keep(self, note: Note, write: Callable[[], SaleOutcome]) -> None:
+        self._pending[note.sale_id] = (note, write)
+        sidecar = self.journal.sidecar
+        if sidecar is None:
+            return
+        try:
+            sidecar.add_note(note)
+        except (OSError, SidecarError, ValueError) as exc:
+            log.error("sale %s: the outcome is not in the sidecar either (%s): %s", note.sale_id, exc, note.to_dict())
+
+    @property
+    def unrecorded(self) -> list[Note]:
+        """Outcomes of sales the journal could not record yet (the kiosk does not sell meanwhile)."""
+        return [note for note, _ in self._pending.values()]
+
+    def record_unrecorded(self) -> bool:
+        """Try again to journal the outcomes kept after a failed write; True when none is left."""
+        done: set[str] = set()
+        for sale_id, (_note, write) in list(self._pending.items()):
+            try:
+                outcome = write()
+            except JournalWriteError as exc:
+                log.warning("sale %s: the journal still cannot record its outcome: %s", sale_id, exc)
+                continue
+            log.warning("sale %s: outcome recorded in the journal after the write failure (%s)",
+                        sale_id, outcome.state.value)  # fmt: skip
+            done.add(sale_id)
+            del self._pending[sale_id]
+        if done and self.journal.sidecar is not None:
+            try:
+                self.journal.sidecar.drop_notes(done)
+            except (OSError, SidecarError) as exc:
+                log.warning("sidecar notes of %s not dropped: %s", ", ".join(sorted(done)), exc)
+        return not self._pending
+
+    def _complete(
+        self,
+        sale_id: str,
+        completion: TransactionResult,
+        auth: TransactionResult | None = None,
+        policy: str | None = None,
+    ) -> SaleOutcome:
+        """The terminal committed the payment (the commit point): the sale is complete."""
+
+        def write() -> SaleOutcome:
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                attempt = sale.payments[-1]
+                attempt.status = "committed"
+                attempt.finished_at = self.clock()
+                attempt.receipt_lines = list(completion.receipt_lines) or attempt.receipt_lines
+                self._move(session, sale, S.COMPLETED, f"{sale_id}:completed")
+                self._emit(session, "payment.committed", sale, _payment_payload(attempt))
+                self._emit(session, "sale.completed", sale, self._sale_payload(sale))
+                number = f"{sale.policy.series} {sale.policy.number}" if sale.policy else None
+                return _describe(sale, "Полис оформлен. Возьмите полис и памятку.", "Оплата прошла.", policy=number)
+
+        source = auth or completion
+        return self._after_money(
+            sale_id,
+            write,
+            self._note(sale_id, S.COMPLETED, "committed", source),
+            lambda: SaleOutcome(
+                sale_id,
+                S.COMPLETED,
+                "Полис оформлен. Возьмите полис и памятку.",
+                "Оплата прошла.",
+                policy=policy,
+                receipt_no=source.receipt_no,
+                details={"unrecorded": True},
+            ),
+        )
+
+    def _reversed(
+        self,
+        sale_id: str,
+        completion: TransactionResult,
+        reason: str,
+        auth: TransactionResult | None = None,
+        policy: tuple[str, str] | None = None,
+    ) -> SaleOutcome:
         """The payment is reversed: annul a registered policy, void a printed copy, tell the customer."""
-        to_cancel = None
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            attempt = sale.payments[-1]
-            attempt.status = "reversed"
-            attempt.finished_at = self.clock()
-            self._move(session, sale, S.REVERSED, f"{sale_id}:reversed", reason=reason)
-            self._emit(session, "payment.reversed", sale, {**_payment_payload(attempt), "reason": reason})
-            to_cancel = self._void_paper_and_policy(session, sale)
-        if to_cancel is not None:
-            self._cancel_policy(*to_cancel)
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            return _outcome(
-                sale,
-                f"Полис не оформлен: {reason}.",
-                "Платёж отменён: деньги не списаны, блокировка суммы на карте снята.",
-            )
+        message = f"Полис не оформлен: {reason}."
+        money = "Платёж отменён: деньги не списаны, блокировка суммы на карте снята."
+        cancel: list[tuple[str, str, str]] = []
+
+        def write() -> SaleOutcome:
+            cancel.clear()
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                attempt = sale.payments[-1]
+                if auth is not None and attempt.trace is None:
+                    _record_terminal(attempt, auth, "reversed", self.clock())
+                attempt.status = "reversed"
+                attempt.finished_at = self.clock()
+                self._move(session, sale, S.REVERSED, f"{sale_id}:reversed", reason=reason)
+                self._emit(session, "payment.reversed", sale, {**_payment_payload(attempt), "reason": reason})
+                to_cancel = self._void_paper_and_policy(session, sale)
+                if to_cancel is not None:
+                    cancel.append(to_cancel)
+                elif policy is not None and sale.policy is None:
+                    # Registered, but the journal never recorded the policy: annul it by its number.
+                    cancel.append((sale_id, *policy))
+                return _describe(sale, message, money)
+
+        source = auth or completion
+        outcome = self._after_money(
+            sale_id,
+            write,
+            self._note(sale_id, S.REVERSED, "reversed", source),
+            lambda: SaleOutcome(sale_id, S.REVERSED, message, money, receipt_no=source.receipt_no),
+        )
+        targets = set(cancel)
+        if not targets and policy is not None and sale_id in self._pending:
+            targets.add((sale_id, *policy))  # the journal recorded nothing: annul the registered policy anyway
+        for target in targets:
+            self._cancel_policy(*target)
+        return outcome
 
     def _void_paper_and_policy(self, session: Session, sale: SaleRecord) -> tuple[str, str, str] | None:
         """Mark printed copies spoiled and the policy for annulment (in the caller's transaction)."""
@@ -667,22 +917,51 @@ class SaleService:
     def _cancel_policy(self, sale_id: str, series: str, number: str) -> None:
         try:
             self.insurer.cancel_policy(series, number, reason="payment reversed", idempotency_key=f"{sale_id}:cancel")
-        except GatewayError as exc:
+        except Exception as exc:  # the money is already safe: never crash here; annulled later
             log.warning("policy %s %s not annulled now (server will do it): %s", series, number, exc)
             return
-        with self._tx() as session:
-            sale = self._sale(session, sale_id)
-            if sale.policy is not None:
-                sale.policy.status = "cancelled"
-                sale.policy.cancelled_at = self.clock()
-                self._emit(session, "policy.cancelled", sale, self._policy_payload(sale, series, number))
+        try:
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                if sale.policy is not None:
+                    sale.policy.status = "cancelled"
+                    sale.policy.cancelled_at = self.clock()
+                    self._emit(session, "policy.cancelled", sale, self._policy_payload(sale, series, number))
+        except JournalWriteError as exc:  # annulled at the insurer; the journal says "cancelling" and retries
+            log.error("policy %s %s annulled, but the journal did not record it: %s", series, number, exc)
+
+    def _flag_sale(self, sale_id: str, reason: str, auth: TransactionResult | None = None) -> SaleOutcome:
+        """The devices cannot account for the money: the technician decides (journaled, or kept for recovery)."""
+
+        def write() -> SaleOutcome:
+            with self._tx() as session:
+                sale = self._sale(session, sale_id)
+                attempt = sale.payments[-1] if sale.payments else None
+                if auth is not None and attempt is not None and attempt.trace is None:
+                    _record_terminal(attempt, auth, "unknown", self.clock())
+                return self._flag(session, sale, reason)
+
+        return self._after_money(
+            sale_id,
+            write,
+            self._note(sale_id, S.FLAGGED, "unknown", auth),
+            lambda: SaleOutcome(
+                sale_id,
+                S.FLAGGED,
+                "Не удалось подтвердить результат оплаты.",
+                "Сохраните чек терминала и позвоните страховщику: деньги будут возвращены, если полис не "
+                f"выдан. Номер обращения {sale_id[:8].upper()}.",
+                receipt_no=auth.receipt_no if auth is not None else None,
+            ),
+        )
 
     def _flag(self, session: Session, sale: SaleRecord, reason: str) -> SaleOutcome:
+        """Flag ``sale`` in the caller's transaction (the caller logs its end once it is committed)."""
         sale.flag_reason = reason
         self._move(session, sale, S.FLAGGED, f"{sale.id}:flag:{uuid.uuid4()}", reason=reason)
         self._emit(session, "sale.flagged", sale, {"reason": reason, "amount": str(sale.amount)})
         log.error("sale %s flagged for the technician: %s", sale.id, reason)
-        return _outcome(
+        return _describe(
             sale,
             "Не удалось подтвердить результат оплаты.",
             "Сохраните чек терминала и позвоните страховщику: деньги будут возвращены, если полис не "
@@ -906,11 +1185,26 @@ _MONEY_TEXT = {
 }
 
 
+#: what a note kept after a failed journal write says about the money, for the log
+_NOTE_MONEY = {
+    "committed": "the money is committed at the terminal and the policy was issued",
+    "reversed": "the terminal reversed the payment: no money taken",
+    "none": "no money was taken",
+    "unknown": "the terminal did not say what became of the money",
+}
+
+
+def _log_end(outcome: SaleOutcome) -> None:
+    """The one log line of a sale's end, with what happened to the money (no personal data)."""
+    level = logging.INFO if outcome.state in (S.COMPLETED, S.APPLICATION_ISSUED) else logging.WARNING
+    log.log(level, "sale %s ended %s (receipt %s): %s", outcome.sale_id, outcome.state.value, outcome.receipt_no,
+            outcome.money)  # fmt: skip
+
+
 def _outcome(sale: SaleRecord, message: str, money: str, **extra: Any) -> SaleOutcome:
     """How a sale verb ended, logged once with what happened to the money (no personal data)."""
     outcome = _describe(sale, message, money, **extra)
-    level = logging.INFO if outcome.state in (S.COMPLETED, S.APPLICATION_ISSUED) else logging.WARNING
-    log.log(level, "sale %s ended %s (receipt %s): %s", sale.id, outcome.state.value, outcome.receipt_no, money)
+    _log_end(outcome)
     return outcome
 
 

@@ -36,7 +36,7 @@ def test_migrations_produce_exactly_the_models_schema(tmp_path: Path) -> None:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
 
     assert diff == []
-    assert journal.head_revision() == "0001"
+    assert journal.head_revision() == "0002"
 
 
 def test_reopening_a_migrated_journal_keeps_its_data(tmp_path: Path) -> None:

@@ -326,7 +326,10 @@ class SaleFlow:
             ErrorKind.SERVER: "Нет связи со страховщиком",
             ErrorKind.KIOSK: "Терминал оплаты не готов",
         }
-        return OutcomeView("error", kind, titles[kind], preflight.message, "Оплата не проводилась — деньги не списаны.")
+        title = titles[kind]
+        if kinds & {"disk", "journal"}:
+            kind, title = ErrorKind.KIOSK, "Киоск временно не работает"  # its own storage: no sale is possible
+        return OutcomeView("error", kind, title, preflight.message, "Оплата не проводилась — деньги не списаны.")
 
 
 _CYRILLIC = re.compile("[А-Яа-яЁё]")

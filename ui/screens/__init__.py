@@ -14,6 +14,7 @@ SCREENS = (
     "done",
     "application",
     "error",
+    "out_of_service",
     "technician_pin",
     "diagnostics",
     "diagnostics_detail",

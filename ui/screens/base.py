@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,10 @@ from ui.widgets.common import FieldBox, PickList
 if TYPE_CHECKING:
     from ui.app import KioskApp
 
-__all__ = ["FormScreen", "KioskScreen", "load_kv"]
+__all__ = ["LONG_PRESS", "FormScreen", "KioskScreen", "TechnicianCorner", "load_kv"]
+
+#: seconds a finger must rest on the top-right corner to ask for technician mode
+LONG_PRESS = 3.0
 
 
 def load_kv(module_file: str) -> None:
@@ -58,6 +62,31 @@ class KioskScreen(Screen):  # type: ignore[misc]
 
     def refresh(self) -> None:
         """Redraw from the presenter (override)."""
+
+
+class TechnicianCorner:
+    """The hidden top-right corner (``ids.corner``): held for ``LONG_PRESS`` seconds it asks for technician
+    mode, which only a verified service card opens (``app.technician_entry``)."""
+
+    _pressed_at: float | None = None
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if self.ids.corner.collide_point(*touch.pos):  # type: ignore[attr-defined]
+            self._pressed_at = time.monotonic()
+            return True
+        result: bool = super().on_touch_down(touch)  # type: ignore[misc]
+        return result
+
+    def on_touch_up(self, touch: Any) -> bool:
+        if self._pressed_at is not None and self.ids.corner.collide_point(*touch.pos):  # type: ignore[attr-defined]
+            held = time.monotonic() - self._pressed_at
+            self._pressed_at = None
+            if held >= LONG_PRESS:
+                self.app.technician_entry()  # type: ignore[attr-defined]
+            return True
+        self._pressed_at = None
+        result: bool = super().on_touch_up(touch)  # type: ignore[misc]
+        return result
 
 
 class FormScreen(KioskScreen):

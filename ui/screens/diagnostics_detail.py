@@ -8,8 +8,10 @@ from typing import Any
 from kivy.properties import StringProperty
 
 from ui.presenters.form import Choice
-from ui.presenters.technician import LIGHT_WORD, ActionResult, detail_lines
+from ui.presenters.out_of_service import INIT_CONFIRMATION, OutOfServiceDesk
+from ui.presenters.technician import LIGHT_WORD, ActionResult, TechnicianDesk, detail_lines
 from ui.screens.base import KioskScreen, load_kv
+from ui.screens.diagnostics_resolve import ConfirmDecision
 from ui.widgets.common import KButton, PickList
 
 
@@ -69,7 +71,9 @@ class DiagnosticsDetailScreen(KioskScreen):
             return
         if action.key == "resolve":
             self.app.go("diagnostics_resolve")
-        elif action.key == "backup":
+        elif isinstance(desk, OutOfServiceDesk):
+            self._out_of_service_action(desk, action.key)
+        elif action.key == "backup" and isinstance(desk, TechnicianDesk):
             targets = desk.backup_targets()
             PickList(
                 "Куда сохранить копию журнала?",
@@ -80,6 +84,33 @@ class DiagnosticsDetailScreen(KioskScreen):
             ).open()
         else:
             self.app.technician_action(action.key, self.finished)
+
+    def _out_of_service_action(self, desk: OutOfServiceDesk, key: str) -> None:
+        """Restore a backup (pick it first) or start a new journal (confirm first)."""
+        if key == "restore":
+            files = desk.backups()
+            if not files:
+                self.finished(
+                    ActionResult(
+                        "Резервных копий не найдено",
+                        ("Вставьте USB-носитель с копией journal-<киоск>-<время>.db или положите её в папку копий",),
+                        False,
+                    )
+                )
+                return
+            PickList(
+                "Из какой копии восстановить журнал?",
+                [Choice(str(f.path), f.label) for f in files],
+                lambda path: self.app.technician_work(
+                    lambda: desk.restore(Path(path)), self.finished, "Восстанавливаем журнал из копии…"
+                ),
+            ).open()
+        elif key == "init":
+            confirm = ConfirmDecision(text=INIT_CONFIRMATION)
+            confirm.bind(
+                on_confirm=lambda *_: self.app.technician_work(desk.start_new, self.finished, "Начинаем новый журнал…")
+            )
+            confirm.open()
 
     def finished(self, result: ActionResult) -> None:
         """An action's result (from the worker, on the UI thread)."""

@@ -7,7 +7,7 @@ from typing import Any
 from kivy.properties import StringProperty
 from kivy.uix.modalview import ModalView
 
-from ui.presenters.technician import REASONS, RESOLUTIONS, ActionResult, ResolveForm, sale_summary
+from ui.presenters.technician import REASONS, RESOLUTIONS, ActionResult, ResolveForm, TechnicianDesk, sale_summary
 from ui.screens.base import KioskScreen, load_kv
 from ui.widgets.common import KButton
 
@@ -120,7 +120,7 @@ class DiagnosticsResolveScreen(KioskScreen):
 
     def _record(self, form: ResolveForm) -> None:
         desk = self.app.technician
-        if desk is None:
+        if not isinstance(desk, TechnicianDesk):
             return
         self.app.technician_work(lambda: desk.resolve(form), self._recorded, "Записываем решение…")
 

@@ -215,7 +215,11 @@ def test_sync_command_reports_progress_exits_zero_when_empty_and_three_when_unre
     cipher = PersonalDataCipher.from_key_file(data / "keys" / "personal.key")
     emit_sales(journal, kiosk.kiosk_id, 1, cipher)
     journal.close()
-    refused = sync(OSAGO_KIOSK__ID="KIOSK-UNKNOWN")
+    # A key the server never issued for this kiosk (the journal's own kiosk: the journal guard accepts it).
+    wrong_key = tmp_path / "wrong.key"
+    wrong_key.write_text("cd" * 32 + "\n", encoding="ascii")
+    wrong_key.chmod(0o600)
+    refused = sync(OSAGO_SERVER__KEY_FILE=str(wrong_key))
 
     assert done.returncode == 0, done.stderr
     assert "отправлено 25, подтверждено 25 (7 пакетов), осталось 0" in done.stderr

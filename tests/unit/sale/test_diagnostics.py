@@ -246,3 +246,33 @@ def test_service_card_events_are_journaled_and_only_a_verified_card_is_an_actor(
         (ACTOR, "service_card.session_opened"),
     ]
     assert entries[0][2]["card_id"] == ACTOR and entries[0][2]["verified"] is False
+
+
+def test_the_journal_tile_is_red_while_an_outcome_waits_in_the_sidecar_or_a_restore_waits_for_reconciliation(
+    rig: Rig, tmp_path: Path
+) -> None:
+    from kiosk.journal.sidecar import Note, Sidecar, SidecarRecord
+
+    sidecar = Sidecar(tmp_path / "journal.sidecar")
+    sidecar.create(SidecarRecord(journal_id="j", kiosk_id="KIOSK-TEST", seq=1))
+    rig.journal.sidecar = sidecar
+    sidecar.add_note(Note("0f1e2d3c-sale", "completed", "committed", "8432.17", "000042", "0007"))
+    tile = next(t for t in diag(rig, tmp_path).tiles() if t.key == "database")
+    assert tile.light is Light.RED and tile.blocking and "не записал исход продаж: 1" in tile.summary
+    assert "8\xa0432,17\xa0руб., чек 0007 — деньги списаны, полис выдан" in tile.details["unrecorded"][0]
+    sidecar.drop_notes({"0f1e2d3c-sale"})
+    sidecar.update(lambda r: r.__class__(**{**r.__dict__, "state": "reconcile"}))
+    tile = next(t for t in diag(rig, tmp_path).tiles() if t.key == "database")
+    assert tile.light is Light.RED and "не сверен" in tile.summary
+
+
+def test_a_refused_journal_gives_the_technician_a_red_journal_tile_with_the_remedy_and_the_disk(tmp_path: Path) -> None:
+    from kiosk.diagnostics import refused_tiles
+    from kiosk.journal.guard import JournalRefusedError, Refusal
+
+    refusal = JournalRefusedError(Refusal.JOURNAL_BEHIND, "В журнале нет последних записей", "behind")
+    tiles = refused_tiles(refusal, tmp_path, journal_file=tmp_path / "journal.db",
+                          sidecar_file=tmp_path / "journal.sidecar", disk_usage=lambda _p: Usage(10**10, 0, 10**10))  # fmt: skip
+    assert [(t.key, t.light) for t in tiles] == [("database", Light.RED), ("disk", Light.GREEN)]
+    assert tiles[0].summary == "В журнале нет последних записей" and "из копии" in tiles[0].details["remedy"]
+    assert verdict(tiles)[0] is False
