@@ -56,11 +56,10 @@ def simulate(args: argparse.Namespace) -> int:
 
 
 def _amount(text: str) -> Decimal | None:
+    """The amount typed, by the one rule (``kiosk.money.parse_amount``: ASCII digits, two decimals)."""
     from drivers.payment import validate_amount
     from drivers.payment.errors import InvalidAmountError
 
-    if not text.replace(".", "", 1).isdigit():
-        return None
     try:
         return validate_amount(text)
     except InvalidAmountError:
@@ -100,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
     if args.action in ("pay", "refund"):
         amount = _amount(args.amount)
         if amount is None:
-            rule = "положительное число вида 1234.56, не больше двух знаков после точки"
-            print(f"ошибка: сумма должна быть: {rule}; получено {args.amount!r}", file=sys.stderr)
+            rule = "цифры 0–9 вида 1234.56, больше нуля и не больше 1 000 000, до двух знаков после точки"
+            print(f"ошибка: сумма — {rule}; получено {args.amount!r}", file=sys.stderr)
             return 2
-    if args.action == "reverse" and not (args.receipt.isdigit() and len(args.receipt) <= 4):
+    if args.action == "reverse" and not (args.receipt.isascii() and args.receipt.isdigit() and len(args.receipt) <= 4):
         print(f"ошибка: номер чека — до четырёх цифр, а не {args.receipt!r}", file=sys.stderr)
         return 2
     from drivers.payment import TerminalError, open_terminal
