@@ -591,15 +591,13 @@ def open_url(url: PrinterURL, **kw: Any) -> SimulatedPrinter:
     """``sim://printer?profile=&jobs=&fault=&port=&control_port=&paper_lines=`` (keywords override)."""
     profile: PrinterProfile = kw.pop("profile", None) or url.load_profile()
     jobs = kw.pop("jobs", None) or url.param("jobs")
-    control_port = url.param("control_port")
-    paper = url.param("paper_lines")
     simulator = PrinterSimulator(
         profile,
-        port=int(url.number("port", 0)),
-        control_port=int(control_port) if control_port else None,
+        port=url.integer("port", 0) or 0,
+        control_port=url.integer("control_port"),
         jobs_path=Path(jobs) if jobs else None,
         faults=_faults(url.params.get("fault", [])) + list(kw.pop("faults", ())),
-        paper_lines=int(paper) if paper else None,
+        paper_lines=url.integer("paper_lines"),
     )
     io_timeout = float(kw.pop("timeout", url.number("timeout", 3.0)))
     job_timeout = kw.pop("job_timeout", None) or (url.number("job_timeout", 0) or None)
