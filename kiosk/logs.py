@@ -7,29 +7,42 @@ logged anywhere: sale ids, states, device results and masked card numbers only.
 from __future__ import annotations
 
 import collections
+import io
 import logging
 import logging.handlers
+import os
 from pathlib import Path
 
-__all__ = ["LOG_FORMAT", "attach_file_log", "log_file", "tail"]
+__all__ = ["LOG_FORMAT", "attach_file_log", "file_logs", "log_file", "log_to_files", "tail"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def log_file(data_dir: Path) -> Path:
-    """The kiosk's log file under its data directory."""
-    return data_dir / "logs" / "kiosk.log"
+def log_file(data_dir: Path, name: str = "kiosk.log") -> Path:
+    """The kiosk's (or, with ``name``, the server's) log file under its data directory."""
+    return data_dir / "logs" / name
 
 
-def attach_file_log(data_dir: Path, level: int = logging.INFO) -> Path:
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file (the first and each after a rollover) is created 0600.
+
+    The log holds sale ids and device results: the owner only, whatever umask the process got.
+    """
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+def attach_file_log(data_dir: Path, level: int = logging.INFO, name: str = "kiosk.log") -> Path:
     """Add a rotating file handler to the root logger (once per file); returns the file."""
-    path = log_file(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = log_file(data_dir, name)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     root = logging.getLogger()
     for handler in root.handlers:
         if isinstance(handler, logging.handlers.RotatingFileHandler) and Path(handler.baseFilename) == path:
             return path
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler = _PrivateRotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     if root.level > level or root.level == logging.NOTSET:
@@ -41,6 +54,27 @@ def attach_file_log(data_dir: Path, level: int = logging.INFO) -> Path:
         root.setLevel(level)
     root.addHandler(handler)
     return path
+
+
+def file_logs() -> list[Path]:
+    """The files the root logger writes to (the data directory's log once a command attached it)."""
+    return [Path(h.baseFilename) for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+
+
+def log_to_files(logger: str, message: str, exc: BaseException) -> list[Path]:
+    """Write ``message`` with the exception's traceback to the root logger's files only, not the console.
+
+    The technician's screen and the log keep the whole story; stderr keeps its one clear line.
+    """
+    record = logging.getLogger(logger).makeRecord(
+        logger, logging.CRITICAL, __file__, 0, message, (), (type(exc), exc, exc.__traceback__)
+    )
+    written = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+            written.append(Path(handler.baseFilename))
+    return written
 
 
 class _ConsoleLevel(logging.Filter):

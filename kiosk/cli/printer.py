@@ -66,12 +66,18 @@ def register(cli: Commands) -> None:
     preview.set_defaults(handler=_preview)
 
     sim = cli.simulator("printer", "ESC/POS printer simulator on a loopback TCP port", _simulate)
-    sim.add_argument("--port", type=int, default=9100, help="printer port on 127.0.0.1 (0 = any free port)")
-    sim.add_argument("--control-port", type=int, default=None, help="control port for run-time faults (0 = any)")
+    sim.add_argument("--port", type=_port, default=9100, help="printer port on 127.0.0.1 (0 = any free port)")
+    sim.add_argument("--control-port", type=_port, default=None, help="control port for run-time faults (0 = any)")
     sim.add_argument("--fault", action="append", default=[], help="start with a fault (repeatable)")
     sim.add_argument("--jobs", type=Path, default=None, help="append-only JSON-lines journal of finished jobs")
     sim.add_argument("--profile", default="epson-80", help=f"printer profile: {', '.join(available_profiles())}")
     sim.add_argument("--paper-lines", type=int, default=None, help="paper left, in lines (default endless)")
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"порт от 0 до 65535, а не {text!r}")
+    return int(text)
 
 
 def _no_action(args: argparse.Namespace) -> int:  # pragma: no cover - argparse requires an action

@@ -4,8 +4,9 @@
                                end-of-day|diagnosis|repeat-receipt [--json]
 
 ``pay`` runs the whole issue-of-goods dialogue and confirms the goods at once (a test payment).
-Exit codes: 0 done/approved, 1 declined or not ready, 2 bad usage (e.g. an amount that is not
-"1234.56"), 3 the terminal could not be reached or failed.
+Exit codes: 0 done/approved, 1 declined or not ready, 2 bad usage (an amount that is not ASCII digits
+with at most two decimals such as "1234.56", a receipt number that is not 1-4 digits, a URL the driver
+does not accept), 3 the terminal could not be reached or failed.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def simulate(args: argparse.Namespace) -> int:
     """``osago-kiosk simulate terminal``: the simulator in this process."""
     from drivers.payment.simulator import run as run_simulator
 
+    if args.tcp is not None:
+        _, _, port = args.tcp.rpartition(":")
+        if not (port.isascii() and port.isdigit() and int(port) <= 65535):
+            print(f"ошибка: --tcp HOST:PORT, порт от 0 до 65535, а не {args.tcp!r}", file=sys.stderr)
+            return 2
     return run_simulator(args)
 
 
@@ -109,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         terminal = open_terminal(args.url)
-    except (TerminalError, ValueError) as exc:
+    except ValueError as exc:
+        print(f"ошибка: адрес терминала не принят: {exc}", file=sys.stderr)
+        return 2
+    except TerminalError as exc:
         print(f"ошибка: терминал недоступен: {exc}", file=sys.stderr)
         return 3
     try:
