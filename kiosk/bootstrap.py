@@ -339,7 +339,7 @@ def build_kiosk(
 ) -> Kiosk:
     """Open the journal and every device named by the configuration (or the given URLs)."""
     data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
     journal = open_journal(journal_path(settings))
     cipher = PersonalDataCipher.from_key_file(settings.key_file, create=not settings.privacy.key_file)
     refresh_tariffs(settings)

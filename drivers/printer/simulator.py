@@ -102,7 +102,7 @@ class JobJournal:
         self.records: collections.deque[dict[str, Any]] = collections.deque(maxlen=self.KEEP)
         self.count = 0
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def append(self, record: dict[str, Any]) -> None:
         self.count += 1
@@ -110,7 +110,8 @@ class JobJournal:
         if self.path is None:
             return
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self.path.open("a", encoding="utf-8") as file:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        with open(fd, "a", encoding="utf-8") as file:
             file.write(line)
             file.flush()
             os.fsync(file.fileno())
