@@ -57,8 +57,12 @@ def attach_file_log(data_dir: Path, level: int = logging.INFO, name: str = "kios
 
 
 def file_logs() -> list[Path]:
-    """The files the root logger writes to (the data directory's log once a command attached it)."""
-    return [Path(h.baseFilename) for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    """The log files ``attach_file_log`` gave the root logger (the data directory's, once attached)."""
+    return [Path(h.baseFilename) for h in _file_handlers()]
+
+
+def _file_handlers() -> list[logging.handlers.RotatingFileHandler]:
+    return [h for h in logging.getLogger().handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
 
 
 def log_to_files(logger: str, message: str, exc: BaseException) -> list[Path]:
@@ -70,10 +74,9 @@ def log_to_files(logger: str, message: str, exc: BaseException) -> list[Path]:
         logger, logging.CRITICAL, __file__, 0, message, (), (type(exc), exc, exc.__traceback__)
     )
     written = []
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
-            written.append(Path(handler.baseFilename))
+    for handler in _file_handlers():
+        handler.handle(record)
+        written.append(Path(handler.baseFilename))
     return written
 
 
