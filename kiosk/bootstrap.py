@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from drivers.cardreader import ServiceCardReader, open_reader
 from drivers.payment import PaymentTerminal, open_terminal
 from drivers.printer import ReceiptPrinter, open_printer
-from kiosk.config import KioskSettings
+from kiosk.config import ConfigError, KioskSettings
 from kiosk.diagnostics import Diagnostics, ServerNotConfiguredError, ServerStatus
 from kiosk.documents.common import InsurerInfo
 from kiosk.documents.letter import OfficeInfo
@@ -383,6 +383,17 @@ class Kiosk:
         self.journal.close()
 
 
+@contextlib.contextmanager
+def _bad_url_is_config(what: str) -> Iterator[None]:
+    """A device URL the driver refuses (a ``ValueError``) is the configuration's fault: ``ConfigError``."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}") from exc
+
+
 def build_kiosk(
     settings: KioskSettings,
     *,
@@ -401,15 +412,20 @@ def build_kiosk(
         cipher = PersonalDataCipher.from_key_file(settings.key_file, create=not settings.privacy.key_file)
         refresh_tariffs(settings)
         engine = tariff_engine(settings)
-        insurer = insurer_gateway(settings)
-        terminal = open_terminal(
-            sim_url(terminal_url or settings.devices.terminal, ledger=str(data / "terminal-ledger.jsonl"))
-        )
+        with _bad_url_is_config("[insurer] url"):
+            insurer = insurer_gateway(settings)
+        with _bad_url_is_config("адрес терминала"):
+            terminal = open_terminal(
+                sim_url(terminal_url or settings.devices.terminal, ledger=str(data / "terminal-ledger.jsonl"))
+            )
     except BaseException:
         journal.close()
         raise
     try:
-        printer = open_printer(sim_url(printer_url or settings.devices.printer, jobs=str(data / "printer-jobs.jsonl")))
+        with _bad_url_is_config("адрес принтера"):
+            printer = open_printer(
+                sim_url(printer_url or settings.devices.printer, jobs=str(data / "printer-jobs.jsonl"))
+            )
     except BaseException:
         terminal.close()
         journal.close()

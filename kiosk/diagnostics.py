@@ -658,9 +658,11 @@ class Diagnostics:
 
     def backup(self, destination: Path, actor: str) -> BackupResult:
         """Copy the journal with SQLite's online backup, then prove the copy by restoring it."""
-        destination.mkdir(parents=True, exist_ok=True)
+        destination.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = destination / f"journal-{self.kiosk_id}-{self.clock().astimezone(self.zone):%Y%m%d-%H%M%S}.db"
         source_file = self.journal.path
+        # The copy holds what the journal holds: the owner's only (on media that keep modes at all).
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         with sqlite3.connect(source_file) as source, sqlite3.connect(target) as copy:
             source.backup(copy)
         expected = self._count_sales(source_file)

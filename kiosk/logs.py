@@ -7,34 +7,47 @@ logged anywhere: sale ids, states, device results and masked card numbers only.
 from __future__ import annotations
 
 import collections
+import io
 import logging
 import logging.handlers
+import os
 from pathlib import Path
 
-__all__ = ["LOG_FORMAT", "attach_file_log", "log_file", "tail"]
+__all__ = ["LOG_FORMAT", "attach_file_log", "file_logs", "log_file", "log_to_files", "tail"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def log_file(data_dir: Path) -> Path:
-    """The kiosk's log file under its data directory."""
-    return data_dir / "logs" / "kiosk.log"
+def log_file(data_dir: Path, name: str = "kiosk.log") -> Path:
+    """The kiosk's (or, with ``name``, the server's) log file under its data directory."""
+    return data_dir / "logs" / name
 
 
-def attach_file_log(data_dir: Path, level: int = logging.INFO) -> Path | None:
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file (the first and each after a rollover) is created 0600.
+
+    The log holds sale ids and device results: the owner only, whatever umask the process got.
+    """
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+def attach_file_log(data_dir: Path, level: int = logging.INFO, name: str = "kiosk.log") -> Path | None:
     """Add a rotating file handler to the root logger (once per file); returns the file.
 
     None when the data directory cannot take it (read-only, full, missing): the kiosk still logs to
     stderr (journald), and the journal guard explains the refusal there.
     """
-    path = log_file(data_dir)
+    path = log_file(data_dir, name)
     root = logging.getLogger()
     for handler in root.handlers:
         if isinstance(handler, logging.handlers.RotatingFileHandler) and Path(handler.baseFilename) == path:
             return path
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handler = _PrivateRotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     except OSError as exc:
         logging.getLogger(__name__).warning("no log file in %s: %s", path.parent, exc.strerror or exc)
         return None
@@ -49,6 +62,30 @@ def attach_file_log(data_dir: Path, level: int = logging.INFO) -> Path | None:
         root.setLevel(level)
     root.addHandler(handler)
     return path
+
+
+def file_logs() -> list[Path]:
+    """The log files ``attach_file_log`` gave the root logger (the data directory's, once attached)."""
+    return [Path(h.baseFilename) for h in _file_handlers()]
+
+
+def _file_handlers() -> list[logging.handlers.RotatingFileHandler]:
+    return [h for h in logging.getLogger().handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
+
+
+def log_to_files(logger: str, message: str, exc: BaseException) -> list[Path]:
+    """Write ``message`` with the exception's traceback to the root logger's files only, not the console.
+
+    The technician's screen and the log keep the whole story; stderr keeps its one clear line.
+    """
+    record = logging.getLogger(logger).makeRecord(
+        logger, logging.CRITICAL, __file__, 0, message, (), (type(exc), exc, exc.__traceback__)
+    )
+    written = []
+    for handler in _file_handlers():
+        handler.handle(record)
+        written.append(Path(handler.baseFilename))
+    return written
 
 
 class _ConsoleLevel(logging.Filter):

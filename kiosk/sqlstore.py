@@ -4,6 +4,7 @@ SQLAlchemy engine, SQLite pragmas for durable commits, and Alembic upgrades run 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UnitOfWork", "run_migrations", "sqlite_pragmas", "upgrade"]
+__all__ = ["UnitOfWork", "owner_only", "run_migrations", "sqlite_pragmas", "upgrade"]
 
 
 #: Page cache per connection, KiB. SQLite's default (2 MB) grows with the file on every pooled
@@ -25,11 +26,25 @@ __all__ = ["UnitOfWork", "run_migrations", "sqlite_pragmas", "upgrade"]
 CACHE_KIB = 512
 
 
+def owner_only(connection: sqlite3.Connection) -> None:
+    """Make a SQLite database file and its -wal/-shm mode 0600 (the journal and server.db hold money
+    and personal data). SQLite gives -wal and -shm the database file's own mode, so doing this as the
+    connection opens, before WAL is switched on, covers a new file; an older 0644 one is tightened."""
+    for _seq, name, path in connection.execute("PRAGMA database_list").fetchall():
+        if name != "main" or not path:
+            continue
+        for file in (path, f"{path}-wal", f"{path}-shm"):
+            with contextlib.suppress(OSError):  # not there yet, or not ours to change: leave it
+                if os.stat(file).st_mode & 0o077:
+                    os.chmod(file, 0o600)
+
+
 def sqlite_pragmas(busy_timeout_ms: int, cache_kib: int = CACHE_KIB) -> Callable[[sqlite3.Connection, Any], None]:
     """A connect listener: WAL, synchronous=FULL (a commit is on disk when it returns), foreign keys,
     a bounded page cache, and waiting ``busy_timeout_ms`` for another process's write lock instead of failing."""
 
     def apply(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        owner_only(dbapi_connection)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")

@@ -53,7 +53,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write(path: Path, content: bytes) -> None:
-    with path.open("wb") as out:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "wb") as out:
         out.write(content)
         out.flush()
         os.fsync(out.fileno())
@@ -82,12 +82,13 @@ def install_bundle(data_dir: Path, bundle: TariffBundle) -> InstalledBundle:
     """Write a validated bundle and make it current (atomic; older bundles but the previous one are removed)."""
     root = _root(data_dir)
     bundles = root / "bundles"
-    bundles.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    bundles.mkdir(mode=0o700, exist_ok=True)
     checksum = bundle.checksum
     final = bundles / checksum
     if not final.exists():
         staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=bundles))
-        (staging / "tables").mkdir()
+        (staging / "tables").mkdir(mode=0o700)
         for name, content in bundle.tables.items():
             _write(staging / "tables" / name, content)
         _write(staging / bundle.base_rates_name, bundle.base_rates)
@@ -100,7 +101,7 @@ def install_bundle(data_dir: Path, bundle: TariffBundle) -> InstalledBundle:
         _write(staging / "bundle.json", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
         _fsync_dir(staging / "tables")
         _fsync_dir(staging)
-        staging.chmod(0o755)
+        staging.chmod(0o700)  # mkdtemp's mode, stated: the kiosk's files are the owner's only
         os.rename(staging, final)
         _fsync_dir(bundles)
     previous = installed_bundle(data_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 __all__ = [
     "PLATE_LETTERS",
@@ -26,6 +26,7 @@ __all__ = [
     "normalize_vin",
     "parse_decimal",
     "parse_iso_date",
+    "parse_number",
     "parse_ru_date",
     "partial_body_number",
     "partial_decimal",
@@ -52,7 +53,7 @@ class FieldError(ValueError):
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_iso_date(value: object, field: str, what: str = "дата") -> dt.date:
@@ -69,18 +70,73 @@ def parse_iso_date(value: object, field: str, what: str = "дата") -> dt.date
         raise FieldError(f"{what.capitalize()}: такой даты не существует", field) from None
 
 
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,30}(?:[.,][0-9]{1,30})?")
+
+
 def parse_decimal(value: object, field: str, what: str = "значение") -> Decimal:
-    """An exact decimal from a JSON number or a numeric string; booleans and NaN are refused."""
+    """An exact decimal from a JSON number or a numeric string; booleans, NaN and non-ASCII digits are refused.
+
+    Text is ASCII digits with an optional sign and a point or comma (``Decimal()`` alone would also
+    take ``"１５０"``, ``"1_0"``, ``"1e400"`` and ``"Infinity"``).
+    """
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise FieldError(f"{what.capitalize()}: нужно число", field)
-    try:
-        # str() first: a JSON float like 110.5 must become Decimal("110.5"), not its binary expansion.
-        number = Decimal(str(value).strip().replace(",", "."))
-    except InvalidOperation:
-        raise FieldError(f"{what.capitalize()}: нужно число", field) from None
+        raise FieldError(f"{_cap(what)}: нужно число", field)
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise FieldError(f"{_cap(what)}: нужно число цифрами 0–9", field)
+        return Decimal(text.replace(",", "."))
+    # str() first: a JSON float like 110.5 must become Decimal("110.5"), not its binary expansion.
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
     if not number.is_finite():
-        raise FieldError(f"{what.capitalize()}: нужно число", field)
+        raise FieldError(f"{_cap(what)}: нужно число", field)
     return number
+
+
+def parse_number(
+    value: object,
+    field: str,
+    what: str,
+    *,
+    maximum: Decimal,
+    places: int,
+    minimum: Decimal | None = None,
+    text: bool = False,
+) -> Decimal:
+    """A number of the quote contract: a JSON number (or, with ``text``, digits in a string) in range.
+
+    Refused, each with its own message: ``true``/``false``; a string where ``text`` is not allowed
+    (``"150"`` for a power); NaN, infinities; more than ``places`` decimals (so ``1e-400`` is not a
+    power); above ``maximum`` (so ``1e400`` is not one either); at or below zero when ``minimum`` is
+    None (a positive quantity), else below ``minimum``. Range is checked before precision, so a huge
+    exponent never reaches ``quantize``.
+    """
+    label = _cap(what)
+    if isinstance(value, bool):
+        raise FieldError(f"{label}: нужно число, а не {'true' if value else 'false'}", field)
+    if isinstance(value, str) and not text:
+        raise FieldError(f"{label}: нужно число, а не строка (без кавычек)", field)
+    if isinstance(value, int) and abs(value) > 10**30:  # as int: never turn a huge integer into text
+        raise FieldError(f"{label}: не больше {_plain(maximum)}", field)
+    number = parse_decimal(value, field, what)
+    if minimum is None and number <= 0:
+        raise FieldError(f"{label}: нужно число больше нуля", field)
+    if minimum is not None and number < minimum:
+        raise FieldError(f"{label}: от {_plain(minimum)} до {_plain(maximum)}", field)
+    if number > maximum:
+        raise FieldError(f"{label}: не больше {_plain(maximum)}", field)
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        detail = "нужно целое число" if places == 0 else f"не больше {places} знаков после запятой"
+        raise FieldError(f"{label}: {detail}", field)
+    return number
+
+
+def _cap(what: str) -> str:
+    return what[:1].upper() + what[1:]
+
+
+def _plain(number: Decimal) -> str:
+    return f"{number:f}".replace(".", ",")
 
 
 def full_years(start: dt.date, on: dt.date) -> int:
@@ -98,10 +154,10 @@ def full_years(start: dt.date, on: dt.date) -> int:
 PLATE_LETTERS = "АВЕКМНОРСТУХ"
 _LATIN_LOOKALIKES = str.maketrans("ABEKMHOPCTYX", PLATE_LETTERS)
 _PLATE_FORMS = (
-    re.compile(rf"[{PLATE_LETTERS}]\d{{3}}[{PLATE_LETTERS}]{{2}}\d{{2,3}}"),  # car: А123ВС77
-    re.compile(rf"\d{{4}}[{PLATE_LETTERS}]{{2}}\d{{2,3}}"),  # motorcycle: 1234АВ77
-    re.compile(rf"[{PLATE_LETTERS}]{{2}}\d{{3}}\d{{2,3}}"),  # taxi / public transport: АВ12377
-    re.compile(rf"[{PLATE_LETTERS}]{{2}}\d{{4}}\d{{2,3}}"),  # trailer: АВ123477
+    re.compile(rf"[{PLATE_LETTERS}]\d{{3}}[{PLATE_LETTERS}]{{2}}\d{{2,3}}", re.ASCII),  # car: А123ВС77
+    re.compile(rf"\d{{4}}[{PLATE_LETTERS}]{{2}}\d{{2,3}}", re.ASCII),  # motorcycle: 1234АВ77
+    re.compile(rf"[{PLATE_LETTERS}]{{2}}\d{{3}}\d{{2,3}}", re.ASCII),  # taxi / public transport: АВ12377
+    re.compile(rf"[{PLATE_LETTERS}]{{2}}\d{{4}}\d{{2,3}}", re.ASCII),  # trailer: АВ123477
 )
 #: VIN alphabet: digits and Latin capitals except I, O and Q (ISO 3779).
 VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
@@ -145,7 +201,7 @@ def normalize_body_number(value: object, field: str = "vehicle.body_number") -> 
 def normalize_passport(value: object, field: str = "owner.passport") -> str:
     """A Russian passport: series (4 digits) and number (6 digits) as ``4510 123456``."""
     digits = _compact(value, field, "серию и номер паспорта").replace("№", "")
-    if not (digits.isdigit() and len(digits) == 10):
+    if not (digits.isascii() and digits.isdigit() and len(digits) == 10):
         raise FieldError("Паспорт: 4 цифры серии и 6 цифр номера", field)
     return f"{digits[:4]} {digits[4:]}"
 
@@ -153,7 +209,7 @@ def normalize_passport(value: object, field: str = "owner.passport") -> str:
 def normalize_licence(value: object, field: str = "drivers.licence") -> str:
     """A driving licence: 2 digits, 2 digits or Cyrillic letters, 6 digits — as ``77 01 123456``."""
     text = _compact(value, field, "серию и номер водительского удостоверения").replace("№", "")
-    if not re.fullmatch(r"\d{2}(?:\d{2}|[А-ЯЁ]{2})\d{6}", text):
+    if not re.fullmatch(r"\d{2}(?:\d{2}|[А-ЯЁ]{2})\d{6}", text, re.ASCII):
         raise FieldError("Водительское удостоверение: серия из 4 знаков и номер из 6 цифр", field)
     return f"{text[:2]} {text[2:4]} {text[4:]}"
 
@@ -163,7 +219,7 @@ def normalize_phone(value: object, field: str = "owner.phone") -> str:
     digits = re.sub(r"[\s()\-+]", "", value) if isinstance(value, str) else ""
     if len(digits) == 11 and digits[0] in "78":
         digits = digits[1:]
-    if len(digits) != 10 or not digits.isdigit():
+    if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
         raise FieldError("Телефон: +7 и 10 цифр", field)
     return "+7" + digits
 

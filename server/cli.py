@@ -8,8 +8,12 @@
     osago-server keys status | keys add | keys rotate [--batch N] [--quiet] | keys prune
 
 Every command takes ``--config FILE`` (default $OSAGO_SERVER_CONFIG, else config/server.toml) and
-``--db URL`` (default: the config's database, else SQLite in the data directory). Exit codes: 0 done,
-1 the command could not do all it was asked, 2 bad configuration or key file (one line on stderr).
+``--db URL`` (default: the config's database, else SQLite in the data directory).
+
+Exit codes (the README's table): 0 done; 1 refused (a kiosk that exists or does not, renewals that
+failed); 2 bad arguments, configuration or encryption key file (also a --db URL SQLAlchemy cannot read); 3 the database
+cannot be reached; 74 a file cannot be read or written (data directory, SQLite file, key file);
+70 anything unforeseen (one line on stderr, the traceback in ``<data dir>/logs/server.log``); 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,9 +23,14 @@ import datetime as dt
 import getpass
 import logging
 import os
+import re
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from kiosk.crash import EXIT_INTERRUPTED, EXIT_IO, EXIT_UNREACHABLE, EXIT_USAGE, report_unexpected
+from kiosk.logs import attach_file_log, file_logs
 from server.config import ServerConfigError, ServerSettings, load_server_settings
 from server.keys import KeyringError
 
@@ -106,7 +115,11 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
             return 0
         if not args.kiosk_id:
             print("kiosk id required", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
+        if not _KIOSK_ID.fullmatch(args.kiosk_id):
+            rule = "1-64 Latin letters, digits and : . _ - (first a letter or digit)"
+            print(f"a kiosk id is {rule}, not {args.kiosk_id!r}", file=sys.stderr)
+            return EXIT_USAGE
         with database.transaction() as session:
             kiosk: Kiosk | None = session.get(Kiosk, args.kiosk_id)
             if args.action == "disable":
@@ -239,6 +252,30 @@ def cmd_keys(args: argparse.Namespace) -> int:
         database.close()
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"a TCP port is 0-65535, not {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 256):
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to 256, not {text!r}")
+    return int(text)
+
+
+def _day(text: str) -> str:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a date as YYYY-MM-DD, not {text!r}") from None
+    return text
+
+
+#: the kiosk id as the kiosk API accepts it (server.schemas.Id): a kiosk with another id could never sign in
+_KIOSK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,63}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     parser = argparse.ArgumentParser(prog="osago-server", description="Центральный сервер ОСАГО")
@@ -252,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[common], help="run the HTTP server")
     serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=None, help="uvicorn worker processes")
+    serve.add_argument("--port", type=_port, default=None)
+    serve.add_argument("--workers", type=_positive, default=None, help="uvicorn worker processes")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_false")
     serve.set_defaults(handler=cmd_serve)
@@ -275,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     operator.set_defaults(handler=cmd_operator)
 
     renewals = sub.add_parser("renewals", parents=[common], help="price renewals of policies expiring soon")
-    renewals.add_argument("--date", default=None, help="today's date (YYYY-MM-DD; default: today)")
-    renewals.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    renewals.add_argument("--date", type=_day, default=None, help="today's date (YYYY-MM-DD; default: today)")
+    renewals.add_argument("--workers", type=_positive, default=None, help="processes (default: every core)")
     renewals.add_argument("--quiet", action="store_true", help="no progress bar")
     renewals.set_defaults(handler=cmd_renewals)
 
@@ -292,22 +329,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``osago-server`` console script."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2) if args.command != "serve" else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if args.command == "operator" and args.action == "add" and not args.name:
-        print("operator add needs a NAME", file=sys.stderr)
-        return 2
+    # server.db (and its -wal/-shm), key files and logs are the owner's only, whoever starts the server.
+    umask = os.umask(0o077)
+    try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(
+            level=logging.WARNING - 10 * min(args.verbose, 2) if args.command != "serve" else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        if args.command == "operator" and args.action == "add" and not args.name:
+            print("operator add needs a NAME", file=sys.stderr)
+            return EXIT_USAGE
+        return _run(args)
+    finally:
+        os.umask(umask)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
-    except ServerConfigError as exc:
-        print(f"configuration: {exc}", file=sys.stderr)
-        return 2
-    except KeyringError as exc:
-        print(f"encryption keys: {exc}", file=sys.stderr)
-        return 2
+        sys.stdout.flush()
+        return code
+    except (ServerConfigError, KeyringError) as exc:
+        what = "configuration" if isinstance(exc, ServerConfigError) else "encryption keys"
+        print(f"{what}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
-    return code
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        from sqlalchemy.exc import ArgumentError, OperationalError
+
+        if isinstance(exc, ArgumentError):  # --db or [database] url that SQLAlchemy cannot read
+            print(f"osago-server: адрес базы данных не принят: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, OperationalError) and exc.orig is not None:
+            reason = (str(exc.orig).strip().splitlines() or ["?"])[0]
+            if isinstance(exc.orig, sqlite3.Error):  # the file: unreadable, read-only, disk full
+                print(f"osago-server: ошибка ввода-вывода базы данных SQLite: {reason}", file=sys.stderr)
+                return EXIT_IO
+            print(f"osago-server: база данных недоступна: {reason}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        return report_unexpected(exc, program="osago-server", verbose=args.verbose, find_log=lambda: _crash_log(args))
+
+
+def _crash_log(args: argparse.Namespace) -> list[Path]:
+    """``<data dir>/logs/server.log`` for the traceback (the server logs to stderr otherwise)."""
+    attach_file_log(_settings(args).data_dir, name="server.log")
+    return file_logs()

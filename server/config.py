@@ -11,13 +11,14 @@ import ipaddress
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from limits import parse as parse_rate
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kiosk.money import parse_amount
 from kiosk.settings_file import Section, known_zone, read_settings
 
 __all__ = ["DEFAULT_CONFIG", "ServerConfigError", "ServerSettings", "load_server_settings"]
@@ -160,6 +161,10 @@ class TariffSection(_Section):
     base_rates: Path = Path("base_rates.toml")
 
 
+def _target(value: object) -> Decimal:
+    return parse_amount(value, "reports.targets", "план продаж", allow_zero=True)
+
+
 class ReportSection(_Section):
     """Dashboard and reminder rules (insurers' practice: remind 30 days ahead, lapsed after 48 h)."""
 
@@ -170,7 +175,7 @@ class ReportSection(_Section):
     offline_minutes: int = Field(default=30, ge=1)
     session_hours: float = Field(default=12, gt=0, le=24 * 7)
     #: monthly premium target per kiosk (roubles); ``default`` applies to kiosks not listed
-    targets: dict[str, Decimal] = Field(default_factory=dict)
+    targets: dict[str, Annotated[Decimal, BeforeValidator(_target)]] = Field(default_factory=dict)
 
 
 class Operator(_Section):

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kiosk.money import AmountError, parse_amount
 from server.db import Database, insert_ignore
 from server.keys import Keyring, keyring_for
 from server.models import Application, ApplicationKey, EndOfDay, Event, Kiosk, Payment, Policy, PolicyKey, Sale
@@ -56,13 +57,11 @@ class IngestResult:
 
 
 def _money(value: object, name: str) -> Decimal:
+    """An amount of an event (text by the one rule of ``kiosk.money``; zero allowed, e.g. a refund's rest)."""
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise PayloadError(f"{name}: not an amount: {value!r}") from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")) or amount >= 10**12:
-        raise PayloadError(f"{name}: not an amount in roubles and kopecks: {value!r}")
-    return amount
+        return parse_amount(value, name, allow_zero=True)
+    except AmountError as exc:
+        raise PayloadError(f"{name}: not an amount in roubles and kopecks ({exc.reason}): {value!r}") from None
 
 
 def _text(value: object, limit: int) -> str | None:

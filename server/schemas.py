@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from kiosk.money import AMOUNT_PATTERN
+
 __all__ = [
     "APPLICATION_STATUSES",
     "ApplicationIn",
@@ -33,14 +35,15 @@ __all__ = [
     "refuse_invalid_text",
 ]
 
-Money = Annotated[str, StringConstraints(pattern=r"^\d{1,10}(\.\d{1,2})?$", max_length=13)]
+# The one amount grammar (kiosk.money): ASCII digits only; pydantic's ``\d`` would take any Unicode digit.
+Money = Annotated[str, StringConstraints(pattern=AMOUNT_PATTERN, max_length=13)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]*$")]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9:._-]+$")]
 # PostgreSQL text cannot hold NUL: refuse it at the door rather than fail in the database.
 Short = Annotated[str, StringConstraints(max_length=32, pattern=r"^[^\x00]*$")]
 Text = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")]
 Series = Annotated[str, StringConstraints(pattern=r"^[А-ЯЁ]{3}$")]
-Number = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
+Number = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
 
 #: the statuses an application goes through (set by an operator after "в обработке")
 APPLICATION_STATUSES = ("в обработке", "исполнена", "отклонена")

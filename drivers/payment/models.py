@@ -4,34 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
 from drivers.payment.codes import Outcome, result_code
 from drivers.payment.errors import InvalidAmountError
+from kiosk.money import AmountError, parse_amount
 
 MAX_AMOUNT: Final = Decimal("1000000.00")  # an OSAGO premium is far below; a typo is not
 
 
 def validate_amount(amount: object, maximum: Decimal = MAX_AMOUNT) -> Decimal:
     """The amount as a Decimal with two places, or ``InvalidAmountError``: positive, at most two
-    decimals, at most ``maximum``. Floats are refused (money is never float)."""
-    if isinstance(amount, bool) or not isinstance(amount, Decimal | int | str):
-        raise InvalidAmountError(f"amount must be Decimal, int or str, not {type(amount).__name__}")
+    decimals, at most ``maximum``; text is ASCII digits only (``kiosk.money.parse_amount``, the one
+    amount rule). Floats are refused (money is never float)."""
     try:
-        value = Decimal(amount.strip() if isinstance(amount, str) else amount)
-    except InvalidOperation as exc:
-        raise InvalidAmountError(f"not an amount: {amount!r}") from exc
-    if not value.is_finite():
-        raise InvalidAmountError(f"not an amount: {amount!r}")
-    if value <= 0:
-        raise InvalidAmountError(f"amount must be positive: {amount!r}")
-    if value > maximum:
-        raise InvalidAmountError(f"amount above the maximum {maximum}: {amount!r}")
-    if value != value.quantize(Decimal("0.01")):  # safe: the value is bounded by now
-        raise InvalidAmountError(f"more than two decimals: {amount!r}")
-    return value.quantize(Decimal("0.01"))
+        return parse_amount(amount, maximum=maximum)
+    except AmountError as exc:
+        raise InvalidAmountError(f"{_AMOUNT_REFUSALS.get(exc.reason, 'not an amount')}: {amount!r}") from None
+
+
+_AMOUNT_REFUSALS: Final = {
+    "type": "amount must be Decimal, int or str",
+    "format": "not an amount (ASCII digits with at most two decimals)",
+    "not_finite": "not an amount",
+    "negative": "amount must be positive",
+    "not_positive": "amount must be positive",
+    "above_maximum": "amount above the maximum",
+    "decimals": "more than two decimals",
+}
 
 
 def to_minor_units(amount: Decimal) -> int:

@@ -1070,6 +1070,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m drivers.payment.simulator`` (how ``sim://terminal`` starts it)."""
+    os.umask(0o077)  # the ledger is the owner's only, like everything the kiosk creates
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s sim %(levelname)s: %(message)s")
     return run(build_parser().parse_args(argv))
 

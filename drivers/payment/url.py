@@ -19,7 +19,6 @@ max_amount, tz (IANA zone of the terminal clock).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from drivers.payment.ecr import GoodsPolicy
 from drivers.payment.link import Timing
 from drivers.payment.messages import normalise_charset
+from kiosk.money import AmountError, parse_amount
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,11 @@ def common_options(params: dict[str, str], kw: dict[str, Any]) -> dict[str, Any]
         except ZoneInfoNotFoundError as exc:
             raise ValueError(f"unknown time zone: {exc}") from None
     if "max_amount" in params:
+        text = params.pop("max_amount")
         try:
-            options["max_amount"] = Decimal(params.pop("max_amount"))
-        except InvalidOperation:
-            raise ValueError("max_amount must be a decimal number") from None
+            options["max_amount"] = parse_amount(text)
+        except AmountError:
+            raise ValueError(f"max_amount must be ASCII digits with at most two decimals, not {text!r}") from None
     if (timing := _timing(params)) is not None:
         options["timing"] = timing
     if (goods := _goods(params)) is not None:

@@ -9,7 +9,9 @@ URL grammar (query parameters are optional)::
     escpos+tcp://HOST[:PORT]            network printer, port 9100 by default
     escpos+serial:///dev/ttyS0          serial; ?baudrate=115200&parity=N&stopbits=1&xonxoff=0&dsrdtr=1
     escpos+usb://VID:PID                USB (hex ids); ?in_ep=0x82&out_ep=0x01
-    escpos+file:///dev/usb/lp0          a device file (or any file: then status is not available)
+    escpos+file:///dev/usb/lp0          a character device (status read back), or a regular file as a spool:
+                                        created 0600 if missing, appended to, never truncated; an existing
+                                        non-empty file only with ?append=1; anything else is "not a printer"
     sim://printer                       start the simulator on a free loopback port and connect to it;
                                         ?jobs=FILE (JSON-lines journal)&fault=NAME (repeatable)&port=N
 
@@ -20,6 +22,7 @@ URL grammar (query parameters are optional)::
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,6 +31,7 @@ from drivers.printer.errors import (
     LayoutError,
     PrinterConnectionError,
     PrinterError,
+    PrinterPathError,
     PrinterURLError,
     ProfileError,
 )
@@ -69,6 +73,7 @@ __all__ = [
     "PrintResult",
     "PrinterConnectionError",
     "PrinterError",
+    "PrinterPathError",
     "PrinterProfile",
     "PrinterURL",
     "PrinterURLError",
@@ -95,6 +100,19 @@ BACKENDS: dict[str, str] = {
 }
 
 
+# Query parameters each transport takes; anything else is a typo to refuse, not a default to run with.
+COMMON_OPTIONS = frozenset({"profile", "timeout", "job_timeout"})
+OPTIONS: dict[str, frozenset[str]] = {
+    "tcp": frozenset(),
+    "serial": frozenset({"baudrate", "bytesize", "parity", "stopbits", "xonxoff", "dsrdtr"}),
+    "usb": frozenset({"in_ep", "out_ep"}),
+    "file": frozenset({"append"}),
+    "sim": frozenset({"jobs", "fault", "port", "control_port", "paper_lines"}),
+}
+_NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
 @dataclass(frozen=True, slots=True)
 class PrinterURL:
     """A parsed printer URL; ``params`` keeps every query value (a key may repeat)."""
@@ -117,14 +135,31 @@ class PrinterURL:
         return values[-1] if values else default
 
     def number(self, name: str, default: float) -> float:
-        """A numeric query parameter, validated."""
+        """A non-negative decimal query parameter (ASCII digits, e.g. ``timeout=2.5``), validated."""
         value = self.param(name)
         if value is None:
             return default
-        try:
-            return float(value)
-        except ValueError:
-            raise PrinterURLError(f"{self.text}: {name}={value!r} is not a number") from None
+        if not _NUMBER.fullmatch(value):
+            raise PrinterURLError(f"{self.text}: {name}={value!r} is not a number (digits 0-9, e.g. 2.5)")
+        return float(value)
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        """A non-negative whole query parameter (ASCII digits), validated."""
+        value = self.param(name)
+        if value is None:
+            return default
+        if not (value.isascii() and value.isdigit() and len(value) <= 9):
+            raise PrinterURLError(f"{self.text}: {name}={value!r} is not a whole number")
+        return int(value)
+
+    def flag(self, name: str) -> bool:
+        """A yes/no query parameter: ``1``/``true``/``yes`` or ``0``/``false``/``no`` (absent: no)."""
+        value = self.param(name)
+        if value is None:
+            return False
+        if value.lower() not in _FLAGS:
+            raise PrinterURLError(f"{self.text}: {name}={value!r} must be 1 or 0")
+        return _FLAGS[value.lower()]
 
     def load_profile(self) -> PrinterProfile:
         """The profile named by ``?profile=`` (default ``epson-80``)."""
@@ -154,6 +189,10 @@ def parse_url(url: str) -> PrinterURL:
         raise PrinterURLError(f"{url}: a USB printer URL needs VID:PID")
     if parsed.transport == "sim" and parsed.host != "printer":
         raise PrinterURLError(f"{url}: the simulator URL is sim://printer")
+    unknown = sorted(set(params) - COMMON_OPTIONS - OPTIONS[parsed.transport])
+    if unknown:
+        known = ", ".join(sorted(COMMON_OPTIONS | OPTIONS[parsed.transport]))
+        raise PrinterURLError(f"{url}: unknown option(s) {', '.join(unknown)}; {parsed.scheme} takes {known}")
     return parsed
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 
-from drivers.printer.errors import PrinterError
+from drivers.printer.errors import PrinterError, PrinterPathError
 from drivers.printer.formatter import render, render_ops
 from drivers.printer.layout import Cut, Document
 from drivers.printer.profiles import PrinterProfile
 from drivers.printer.protocol import PrintResult
-from drivers.printer.status import NO_REPLY, StatusReport, report_of
+from drivers.printer.status import ALL_CONDITIONS, NO_REPLY, StatusReport, report_of
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,10 @@ class FormattingPrinter(ABC):
         """Read the status now (a transport error is reported as a blocking condition)."""
         try:
             return self._read_status()
+        except PrinterPathError as exc:  # the URL names something that is not this printer: say what
+            log.warning("printer status failed: %s", exc)
+            condition = next((c for c in ALL_CONDITIONS if c.code == exc.code), NO_REPLY)
+            return report_of([condition], {"error": str(exc)})
         except (OSError, PrinterError) as exc:
             log.warning("printer status failed: %s", exc)
             return report_of([NO_REPLY], {"error": type(exc).__name__})

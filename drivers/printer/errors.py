@@ -21,3 +21,15 @@ class ProfileError(PrinterError, ValueError):
 
 class LayoutError(PrinterError, ValueError):
     """A document the profile cannot print (e.g. a QR code wider than the paper)."""
+
+
+class PrinterPathError(PrinterConnectionError):
+    """An ``escpos+file://`` path that is not this printer: ``code`` is the status condition it reports.
+
+    ``not_a_printer``: a directory, FIFO, socket or block device; ``foreign_file``: an existing non-empty
+    regular file that is not this printer's spool (without ``append=1`` it is never opened for writing).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

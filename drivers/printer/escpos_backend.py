@@ -20,7 +20,7 @@ from typing import Any
 
 from drivers.printer import PrinterURL
 from drivers.printer.base import FormattingPrinter
-from drivers.printer.errors import PrinterConnectionError, PrinterURLError
+from drivers.printer.errors import PrinterConnectionError, PrinterError, PrinterPathError, PrinterURLError
 from drivers.printer.profiles import PrinterProfile
 from drivers.printer.status import NO_STATUS_CHANNEL, StatusReader, StatusReport, StatusTransport, report_of
 
@@ -111,10 +111,11 @@ class UsbTransport:
 
 
 class DeviceFileTransport:
-    """Status over a character device (e.g. ``/dev/usb/lp0``, whose usblp driver reads back)."""
+    """Bytes and status over one descriptor of a character device (e.g. ``/dev/usb/lp0``, whose usblp
+    driver reads back); also the device python-escpos would be (``_raw``), so there is one descriptor."""
 
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
+    def __init__(self, path: str, fd: int | None = None) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC) if fd is None else fd
 
     def send(self, data: bytes) -> None:
         view = memoryview(data)
@@ -123,6 +124,8 @@ class DeviceFileTransport:
             if not writable:
                 raise PrinterConnectionError("the device file does not accept data")
             view = view[os.write(self._fd, view) :]
+
+    _raw = send
 
     def receive(self, timeout: float) -> bytes:
         readable, _, _ = select.select([self._fd], [], [], max(timeout, 0))
@@ -138,7 +141,83 @@ class DeviceFileTransport:
             pass
 
     def close(self) -> None:
-        os.close(self._fd)
+        """Idempotent: the descriptor number is never closed twice (it may belong to someone else by then)."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class SpoolFile:
+    """A regular file that collects a printer's bytes: appended to through one descriptor, never truncated."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def _raw(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISBLK, "a block device")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a device file"
+
+
+def open_device_file(
+    path: str, *, append: bool = False, own: set[tuple[int, int]] | None = None
+) -> tuple[DeviceFileTransport | SpoolFile, DeviceFileTransport | None]:
+    """Open an ``escpos+file://`` path without ever truncating or taking over a file that is not ours.
+
+    * a character device: read and written on one non-blocking descriptor (status is read back);
+    * no file: created (mode 0600, ``O_EXCL``) as this printer's spool;
+    * a regular file: opened for append only (no ``O_TRUNC``). An existing non-empty file is someone
+      else's unless ``append`` is set or it is a file this printer created or opened before
+      (``own``: device and inode numbers, kept by the caller) — otherwise ``PrinterPathError``
+      ``foreign_file``, and nothing is opened for writing;
+    * a directory, FIFO, socket or block device: ``PrinterPathError`` ``not_a_printer`` (a FIFO is
+      never opened: opening one for writing would block until someone reads it).
+
+    The descriptor is checked again after opening (``fstat``), so a path swapped in between is refused.
+    """
+    own = set() if own is None else own
+    try:
+        before: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        before = None
+    except OSError as exc:
+        raise PrinterConnectionError(f"{path}: {exc.strerror}") from None
+    if before is not None and stat.S_ISCHR(before.st_mode):
+        transport = DeviceFileTransport(path)
+        return transport, transport
+    if before is not None and not stat.S_ISREG(before.st_mode):
+        raise PrinterPathError("not_a_printer", f"{path} is {_kind(before.st_mode)}, not a printer")
+    if before is not None and before.st_size > 0 and not append and (before.st_dev, before.st_ino) not in own:
+        raise PrinterPathError(
+            "foreign_file",
+            f"{path} is an existing file of {before.st_size} bytes, not this printer's spool "
+            "(add append=1 to the URL to append to it)",
+        )
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags | (os.O_CREAT | os.O_EXCL if before is None else 0), 0o600)
+    except OSError as exc:
+        raise PrinterConnectionError(f"{path}: {exc.strerror}") from None
+    after = os.fstat(fd)
+    swapped = before is not None and (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino)
+    if not stat.S_ISREG(after.st_mode) or swapped:
+        os.close(fd)
+        raise PrinterPathError("not_a_printer", f"{path} changed while it was opened; not a printer")
+    own.add((after.st_dev, after.st_ino))
+    return SpoolFile(fd), None
 
 
 # --- the printer --------------------------------------------------------------------------------
@@ -169,6 +248,8 @@ class EscposPrinter(FormattingPrinter):
         if self._device is None:
             try:
                 self._device, self._transport = self._connect()
+            except PrinterError:
+                raise
             except Exception as exc:  # python-escpos raises its own DeviceNotFoundError, pyusb others
                 raise PrinterConnectionError(f"cannot open printer {self._description}: {exc}") from exc
             self._reader = (
@@ -217,7 +298,7 @@ class EscposPrinter(FormattingPrinter):
         """Close the connection (idempotent)."""
         device, transport = self._device, self._transport
         self._device = self._transport = self._reader = None
-        if isinstance(transport, DeviceFileTransport):
+        if isinstance(transport, DeviceFileTransport) and transport is not device:
             with contextlib.suppress(OSError):
                 transport.close()
         if device is not None:
@@ -230,9 +311,17 @@ class EscposPrinter(FormattingPrinter):
 
 def _int(value: str, what: str) -> int:
     try:
+        if not value.isascii():
+            raise ValueError(value)
         return int(value, 0)
     except ValueError:
         raise PrinterURLError(f"{what}={value!r} is not an integer") from None
+
+
+def _parity(value: str) -> str:
+    if value.upper() not in ("N", "E", "O", "M", "S"):
+        raise PrinterURLError(f"parity={value!r}: one of N, E, O, M, S")
+    return value.upper()
 
 
 def tcp_connector(host: str, port: int, io_timeout: float) -> Callable[[], tuple[Any, StatusTransport]]:
@@ -258,7 +347,7 @@ def _connector(url: PrinterURL, profile: PrinterProfile, io_timeout: float) -> C
         options = {
             "baudrate": _int(url.param("baudrate", "9600") or "9600", "baudrate"),
             "bytesize": _int(url.param("bytesize", "8") or "8", "bytesize"),
-            "parity": url.param("parity", "N"),
+            "parity": _parity(url.param("parity", "N") or "N"),
             "stopbits": _int(url.param("stopbits", "1") or "1", "stopbits"),
             "xonxoff": url.param("xonxoff", "0") in ("1", "true"),
             "dsrdtr": url.param("dsrdtr", "0") in ("1", "true"),
@@ -287,13 +376,11 @@ def _connector(url: PrinterURL, profile: PrinterProfile, io_timeout: float) -> C
 
         return usb
     path = url.path
+    append = url.flag("append")
+    own: set[tuple[int, int]] = set()  # the spool this printer created or opened stays ours after a reopen
 
     def device_file() -> tuple[Any, StatusTransport | None]:
-        is_device = os.path.exists(path) and stat.S_ISCHR(os.stat(path).st_mode)
-        transport = DeviceFileTransport(path) if is_device else None
-        device = escpos_printer.File(path)
-        device.open()
-        return device, transport
+        return open_device_file(path, append=append, own=own)
 
     return device_file
 

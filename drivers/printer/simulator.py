@@ -102,7 +102,7 @@ class JobJournal:
         self.records: collections.deque[dict[str, Any]] = collections.deque(maxlen=self.KEEP)
         self.count = 0
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def append(self, record: dict[str, Any]) -> None:
         self.count += 1
@@ -110,7 +110,8 @@ class JobJournal:
         if self.path is None:
             return
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self.path.open("a", encoding="utf-8") as file:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        with open(fd, "a", encoding="utf-8") as file:
             file.write(line)
             file.flush()
             os.fsync(file.fileno())
@@ -591,15 +592,13 @@ def open_url(url: PrinterURL, **kw: Any) -> SimulatedPrinter:
     """``sim://printer?profile=&jobs=&fault=&port=&control_port=&paper_lines=`` (keywords override)."""
     profile: PrinterProfile = kw.pop("profile", None) or url.load_profile()
     jobs = kw.pop("jobs", None) or url.param("jobs")
-    control_port = url.param("control_port")
-    paper = url.param("paper_lines")
     simulator = PrinterSimulator(
         profile,
-        port=int(url.number("port", 0)),
-        control_port=int(control_port) if control_port else None,
+        port=url.integer("port", 0) or 0,
+        control_port=url.integer("control_port"),
         jobs_path=Path(jobs) if jobs else None,
         faults=_faults(url.params.get("fault", [])) + list(kw.pop("faults", ())),
-        paper_lines=int(paper) if paper else None,
+        paper_lines=url.integer("paper_lines"),
     )
     io_timeout = float(kw.pop("timeout", url.number("timeout", 3.0)))
     job_timeout = kw.pop("job_timeout", None) or (url.number("job_timeout", 0) or None)

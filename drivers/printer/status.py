@@ -49,6 +49,9 @@ NO_REPLY = Condition("no_reply", "Принтер не отвечает", blockin
 MALFORMED_REPLY = Condition("malformed_reply", "Неверный ответ принтера", blocking=True)
 PRINT_TIMEOUT = Condition("print_timeout", "Печать не завершилась вовремя", blocking=True)
 NO_STATUS_CHANNEL = Condition("no_status_channel", "Статус недоступен (вывод в файл)", blocking=False)
+# What an escpos+file:// path may be instead of a printer (drivers.printer.escpos_backend.open_device_file).
+NOT_A_PRINTER = Condition("not_a_printer", "По адресу принтера не принтер (каталог, канал, сокет)", blocking=True)
+FOREIGN_FILE = Condition("foreign_file", "По адресу принтера чужой непустой файл (append=1)", blocking=True)
 
 ALL_CONDITIONS: tuple[Condition, ...] = (
     PAPER_NEAR_END,
@@ -66,6 +69,8 @@ ALL_CONDITIONS: tuple[Condition, ...] = (
     MALFORMED_REPLY,
     PRINT_TIMEOUT,
     NO_STATUS_CHANNEL,
+    NOT_A_PRINTER,
+    FOREIGN_FILE,
 )
 
 # (DLE EOT n, bit mask, condition): any bit of the mask set means the condition. Masks with two

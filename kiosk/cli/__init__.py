@@ -3,7 +3,8 @@
 Subcommands live in their own modules, each exposing ``register(cli: Commands) -> None``. Modules
 are named here as strings and imported with importlib so the kiosk core has no static dependency on
 device packages (they are optional at run time and forbidden to ``kiosk`` by the layering contract).
-Handlers return the process exit code.
+Handlers return the process exit code (``kiosk.crash``; the README's table); ``main`` turns anything a
+handler did not foresee into one line on stderr and exit 70, never a traceback (that goes to the log).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -52,6 +56,13 @@ class Commands:
         return parser
 
 
+def whole_number(text: str) -> int:
+    """An argparse type: a whole number >= 0 typed as ASCII digits (argparse says "invalid value" and exits 2)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise argparse.ArgumentTypeError(f"нужно целое неотрицательное число, а не {text!r}")
+    return int(text)
+
+
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     """The full argument parser with every command module registered."""
     parser = argparse.ArgumentParser(prog="osago-kiosk", description="Киоск ОСАГО — команды обслуживания")
@@ -78,19 +89,59 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
 
 def main(argv: Sequence[str] | None = None, modules: Sequence[str] = COMMAND_MODULES) -> int:
     """Entry point of the `osago-kiosk` console script (``modules``: tests may register a subset)."""
-    args = build_parser(modules).parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Whoever starts the kiosk (by hand, as root, under systemd), what it creates is the owner's only:
+    # the journal, its -wal/-shm, logs, keys, ledgers, job journals, backups, tariff bundles.
+    umask = os.umask(0o077)
+    try:
+        args = build_parser(modules).parse_args(argv)
+        level = logging.WARNING - 10 * min(args.verbose, 2)
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return _run(args)
+    finally:
+        os.umask(umask)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kiosk.crash import EXIT_INTERRUPTED, report_unexpected
+
     handler: Handler = args.handler
     try:
-        return handler(args)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        code = journal_refusal(exc, args.command)
-        if code is None:
-            raise
+        code = handler(args)
+        sys.stdout.flush()
         return code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `osago-kiosk journal | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        refused = journal_refusal(exc, args.command)
+        if refused is not None:
+            return refused
+        from drivers.cardreader import CardReaderError
+        from drivers.payment import TerminalError
+        from drivers.printer import PrinterError
+        from kiosk.config import ConfigError
+
+        return report_unexpected(
+            exc,
+            program="osago-kiosk",
+            verbose=args.verbose,
+            find_log=lambda: _crash_log(args),
+            config_error=ConfigError,
+            device_error=(TerminalError, PrinterError, CardReaderError),
+        )
+
+
+def _crash_log(args: argparse.Namespace) -> list[Path]:
+    """The kiosk's log file for a traceback: the one a command attached, else the configured one."""
+    from kiosk.logs import attach_file_log, file_logs
+
+    if not file_logs():
+        from kiosk.config import load_settings
+
+        attach_file_log(load_settings(args.config).data_dir)
+    return file_logs()
 
 
 def journal_refusal(exc: BaseException, command: str) -> int | None:

@@ -13,23 +13,31 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from kiosk.cli import Commands
+from kiosk.cli import Commands, whole_number
 
 
 def register(cli: Commands) -> None:
     """Add the `demo` command."""
     demo = cli.command("demo", "провести N продаж без экрана через настоящие драйверы и симуляторы", handle_demo)
-    demo.add_argument("--sales", type=int, default=1, metavar="N", help="number of sales (default 1)")
+    demo.add_argument("--sales", type=whole_number, default=1, metavar="N", help="number of sales (default 1)")
     demo.add_argument("--terminal-url", help="terminal URL (default: config, i.e. the ZVT simulator on a pty)")
     demo.add_argument("--printer-url", help="printer URL (default: config, i.e. the ESC/POS simulator)")
     demo.add_argument("--seed", type=int, default=2026, help="sample customers' seed")
     demo.add_argument("--verbose-terminal", action="store_true", help="print the terminal's texts as they come")
     demo.add_argument(
         "--crash-at",
+        type=_crash_spec,
         metavar="STEP[:N]",
         help="kill this process (SIGKILL) at checkpoint STEP of the N-th time it is reached (tests of recovery)",
     )
     demo.add_argument("--recover-only", action="store_true", help="run start-up recovery and exit")
+
+
+def _crash_spec(text: str) -> str:
+    step, colon, nth = text.partition(":")
+    if not step or (colon and whole_number(nth) < 1):
+        raise argparse.ArgumentTypeError(f"STEP или STEP:N (N от 1), а не {text!r}")
+    return text
 
 
 def _crash_hook(spec: str | None) -> Any:
@@ -60,9 +68,6 @@ def handle_demo(args: argparse.Namespace) -> int:
     from kiosk.sale.retention import purge_personal_data
     from kiosk.sale.samples import sample_customers
 
-    if args.sales < 0:
-        print("--sales: нужно неотрицательное число", file=sys.stderr)
-        return 2
     settings = load_settings(args.config)
     attach_file_log(settings.data_dir)
     kiosk = build_kiosk(

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli import Commands
+from kiosk.cli import Commands, whole_number
 
 __all__ = ["register"]
 
@@ -30,7 +30,7 @@ def register(cli: Commands) -> None:
     """Add the `journal` command and its actions."""
     parser = cli.command("journal", "показать продажи из журнала; проверить, восстановить или начать журнал", _list)
     parser.add_argument("--json", action="store_true", help="a JSON list")
-    parser.add_argument("--limit", type=int, default=0, help="only the last N sales")
+    parser.add_argument("--limit", type=whole_number, default=0, help="only the last N sales")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     check = actions.add_parser("check", help="проверить журнал, как при запуске киоска", description="journal check")
     check.add_argument("--json", action="store_true", help="one JSON object")

@@ -2,6 +2,9 @@
 
 The printer is opened by URL through ``drivers.printer.open_printer``; the simulator module is loaded
 with importlib because it pulls in python-escpos, which the kiosk package must not import.
+
+Exit codes: 0 ready / printed; 1 not ready / not printed (also a path that is not a printer, or
+someone else's file); 2 a bad URL (scheme, option, missing path) or profile — one line on stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from drivers.printer import PrinterError, available_profiles, load_profile, open_printer, parse_url
+from drivers.printer import (
+    PrinterError,
+    PrinterURLError,
+    ProfileError,
+    ReceiptPrinter,
+    available_profiles,
+    load_profile,
+    open_printer,
+    parse_url,
+)
 from drivers.printer.compose import plain_text
 from kiosk.cli import Commands
 from kiosk.documents.samples import SAMPLE_CHECK_URL_BASE, SAMPLE_KINDS, sample_document
@@ -54,20 +66,40 @@ def register(cli: Commands) -> None:
     preview.set_defaults(handler=_preview)
 
     sim = cli.simulator("printer", "ESC/POS printer simulator on a loopback TCP port", _simulate)
-    sim.add_argument("--port", type=int, default=9100, help="printer port on 127.0.0.1 (0 = any free port)")
-    sim.add_argument("--control-port", type=int, default=None, help="control port for run-time faults (0 = any)")
+    sim.add_argument("--port", type=_port, default=9100, help="printer port on 127.0.0.1 (0 = any free port)")
+    sim.add_argument("--control-port", type=_port, default=None, help="control port for run-time faults (0 = any)")
     sim.add_argument("--fault", action="append", default=[], help="start with a fault (repeatable)")
     sim.add_argument("--jobs", type=Path, default=None, help="append-only JSON-lines journal of finished jobs")
     sim.add_argument("--profile", default="epson-80", help=f"printer profile: {', '.join(available_profiles())}")
     sim.add_argument("--paper-lines", type=int, default=None, help="paper left, in lines (default endless)")
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"порт от 0 до 65535, а не {text!r}")
+    return int(text)
+
+
 def _no_action(args: argparse.Namespace) -> int:  # pragma: no cover - argparse requires an action
     return 2
 
 
+EXIT_BAD_URL = 2
+
+
+def _open(url: str) -> ReceiptPrinter | None:
+    """The printer, or None after one line on stderr for a URL or profile the driver refuses."""
+    try:
+        return open_printer(url)
+    except (PrinterURLError, ProfileError) as exc:
+        print(f"ошибка: адрес принтера не принят: {exc}", file=sys.stderr)
+        return None
+
+
 def _status(args: argparse.Namespace) -> int:
-    printer = open_printer(args.url)
+    printer = _open(args.url)
+    if printer is None:
+        return EXIT_BAD_URL
     try:
         report = printer.status()
     finally:
@@ -80,14 +112,16 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _print(args: argparse.Namespace) -> int:
-    printer = open_printer(args.url)
+    printer = _open(args.url)
+    if printer is None:
+        return EXIT_BAD_URL
     try:
         status = printer.status() if args.kind == "test" else None
         document = sample_document(args.kind, printer.profile, check_url_base=args.check_url_base,
                                    status=status, printer_url=args.url)  # fmt: skip
         result = printer.print_document(document, precheck=not args.force)
     except PrinterError as exc:
-        print(f"printer error: {exc}", file=sys.stderr)
+        print(f"ошибка принтера: {exc}", file=sys.stderr)
         return 1
     finally:
         printer.close()
@@ -102,8 +136,11 @@ def _print(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    profile_name = _profile_of(args.url)
-    profile = load_profile(profile_name)
+    try:
+        profile = load_profile(_profile_of(args.url))
+    except (PrinterURLError, ProfileError) as exc:
+        print(f"ошибка: адрес принтера не принят: {exc}", file=sys.stderr)
+        return EXIT_BAD_URL
     document = sample_document(args.kind, profile, check_url_base=args.check_url_base, printer_url=args.url)
     sys.stdout.write(plain_text(document, profile))
     return 0

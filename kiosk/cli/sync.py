@@ -1,8 +1,8 @@
 """``osago-kiosk sync``: push the outbox to the central server, pull application statuses, refresh tariffs.
 
 Exit codes: 0 the outbox is empty at the end; 1 the server refused (signature, data) or events remain;
-2 not configured (no server URL or key file); 3 the server is unreachable; 75 the journal guard refused
-the journal (kiosk.journal.guard). The reason is printed in
+2 not configured (no server URL; key file missing, unreadable or readable by others); 3 the server is
+unreachable; 75 the journal guard refused the journal (kiosk.journal.guard). The reason is printed in
 plain words on stderr, with progress while events go out.
 """
 
@@ -22,6 +22,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     from kiosk.bootstrap import journal_guard, server_client
     from kiosk.config import ConfigError, load_settings
+    from kiosk.insurer import GatewayRejectedError
     from kiosk.outbox import pending_count
     from kiosk.privacy import KeyFileError, PersonalDataCipher
     from kiosk.sync import run_sync
@@ -29,7 +30,8 @@ def _sync(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         client = server_client(settings, url=args.url)
-    except (ConfigError, ValueError, PermissionError) as exc:
+    except (ConfigError, ValueError, PermissionError, GatewayRejectedError) as exc:
+        # GatewayRejectedError here is the key file (missing, unreadable, readable by others): not configured.
         print(f"sync: не настроено: {exc}", file=sys.stderr)
         return 2
     try:

@@ -4,8 +4,9 @@
                                end-of-day|diagnosis|repeat-receipt [--json]
 
 ``pay`` runs the whole issue-of-goods dialogue and confirms the goods at once (a test payment).
-Exit codes: 0 done/approved, 1 declined or not ready, 2 bad usage (e.g. an amount that is not
-"1234.56"), 3 the terminal could not be reached or failed.
+Exit codes: 0 done/approved, 1 declined or not ready, 2 bad usage (an amount that is not ASCII digits
+with at most two decimals such as "1234.56", a receipt number that is not 1-4 digits, a URL the driver
+does not accept), 3 the terminal could not be reached or failed.
 """
 
 from __future__ import annotations
@@ -53,15 +54,19 @@ def simulate(args: argparse.Namespace) -> int:
     """``osago-kiosk simulate terminal``: the simulator in this process."""
     from drivers.payment.simulator import run as run_simulator
 
+    if args.tcp is not None:
+        _, _, port = args.tcp.rpartition(":")
+        if not (port.isascii() and port.isdigit() and int(port) <= 65535):
+            print(f"ошибка: --tcp HOST:PORT, порт от 0 до 65535, а не {args.tcp!r}", file=sys.stderr)
+            return 2
     return run_simulator(args)
 
 
 def _amount(text: str) -> Decimal | None:
+    """The amount typed, by the one rule (``kiosk.money.parse_amount``: ASCII digits, two decimals)."""
     from drivers.payment import validate_amount
     from drivers.payment.errors import InvalidAmountError
 
-    if not text.replace(".", "", 1).isdigit():
-        return None
     try:
         return validate_amount(text)
     except InvalidAmountError:
@@ -101,17 +106,20 @@ def run(args: argparse.Namespace) -> int:
     if args.action in ("pay", "refund"):
         amount = _amount(args.amount)
         if amount is None:
-            rule = "положительное число вида 1234.56, не больше двух знаков после точки"
-            print(f"ошибка: сумма должна быть: {rule}; получено {args.amount!r}", file=sys.stderr)
+            rule = "цифры 0–9 вида 1234.56, больше нуля и не больше 1 000 000, до двух знаков после точки"
+            print(f"ошибка: сумма — {rule}; получено {args.amount!r}", file=sys.stderr)
             return 2
-    if args.action == "reverse" and not (args.receipt.isdigit() and len(args.receipt) <= 4):
+    if args.action == "reverse" and not (args.receipt.isascii() and args.receipt.isdigit() and len(args.receipt) <= 4):
         print(f"ошибка: номер чека — до четырёх цифр, а не {args.receipt!r}", file=sys.stderr)
         return 2
     from drivers.payment import TerminalError, open_terminal
 
     try:
         terminal = open_terminal(args.url)
-    except (TerminalError, ValueError) as exc:
+    except ValueError as exc:
+        print(f"ошибка: адрес терминала не принят: {exc}", file=sys.stderr)
+        return 2
+    except TerminalError as exc:
         print(f"ошибка: терминал недоступен: {exc}", file=sys.stderr)
         return 3
     try:

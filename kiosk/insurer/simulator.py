@@ -27,6 +27,7 @@ from kiosk.insurer.port import (
     PolicyContract,
     RegisteredPolicy,
 )
+from kiosk.sqlstore import owner_only
 
 __all__ = ["FAULTS", "InsurerSimulator", "SimulatorDataset"]
 
@@ -74,6 +75,7 @@ class InsurerSimulator:
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(self.state_file) if self.state_file else ":memory:", check_same_thread=False)
+        owner_only(self._db)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA cache_size=-256")  # it runs inside the kiosk process: keep it small

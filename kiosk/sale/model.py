@@ -179,7 +179,7 @@ class SaleInput(_Record):
         """The quote-contract request for this input (the same JSON ``osago-kiosk quote`` takes)."""
         vehicle: dict[str, Any] = {
             "category": self.vehicle.category,
-            "power_hp": str(self.vehicle.power_hp),
+            "power_hp": self.vehicle.power_hp,
             "purpose": self.vehicle.purpose,
             "trailer": self.vehicle.trailer,
         }

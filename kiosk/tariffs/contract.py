@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from kiosk.money import parse_amount
 from kiosk.tariffs.engine import HP_PER_KW, Driver, OwnerType, Quote, QuoteRequest, Registration
 from kiosk.tariffs.model import FACTOR_CODES, TARIFF_CATEGORIES
-from kiosk.validation import FieldError, parse_decimal, parse_iso_date
+from kiosk.validation import FieldError, parse_iso_date, parse_number
 
 __all__ = ["PURPOSES", "decode_json", "parse_request", "quote_to_json", "tariff_category"]
 
@@ -40,6 +41,16 @@ _LETTERS = {
 _CYRILLIC_TO_LATIN = str.maketrans("АВСДЕМТ", "ABCDEMT")
 _HEAVY_TRUCK_KG = 16000
 _LARGE_BUS_SEATS = 16
+
+# Limits of the contract's numbers: far beyond any vehicle on a road, near enough to refuse nonsense
+# (1e400 hp, 1e-400 hp) before it reaches the exact arithmetic of the engine.
+MAX_POWER_HP = Decimal(15000)
+MAX_POWER_KW = Decimal(11000)  # x 1.35962 stays below MAX_POWER_HP
+MAX_MASS_KG = Decimal(1_000_000)
+MAX_SEATS = Decimal(1000)
+MAX_KT = Decimal(100)
+MAX_BASE_RATE = Decimal(1_000_000)
+MAX_PERIOD_DAYS = Decimal(366)
 
 
 def decode_json(text: str) -> dict[str, Any]:
@@ -69,15 +80,21 @@ def _bool(value: object, path: str, what: str) -> bool:
     return value
 
 
-def _int(value: object, path: str, what: str) -> int:
-    number = parse_decimal(value, path, what)
-    if number != number.to_integral_value():
-        raise FieldError(f"{what}: нужно целое число", path)
-    return int(number)
+def _int(value: object, path: str, what: str, maximum: Decimal) -> int:
+    """A whole JSON number from 1 to ``maximum`` (a string such as ``"12"`` is refused)."""
+    return int(parse_number(value, path, what, minimum=Decimal(1), maximum=maximum, places=0))
+
+
+def _shown(value: object) -> str:
+    """A refused value as the message quotes it: short (the request may be 64 KiB of one string)."""
+    if isinstance(value, list | dict):
+        return "[…]" if isinstance(value, list) else "{…}"
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "<очень большое число>"
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 def _kbm_class(value: object, path: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | int) or (isinstance(value, int) and not 0 <= value < 100):
         raise FieldError("Класс КБМ: укажите класс, например «3» или «M»", path)
     text = str(value).strip().upper().translate(_CYRILLIC_TO_LATIN)
     if not text:
@@ -95,7 +112,7 @@ def tariff_category(vehicle: Mapping[str, Any], owner: OwnerType, purpose: str) 
         return text
     letter = _LETTERS.get(text.upper().translate(_CYRILLIC_TO_LATIN))
     if letter is None:
-        raise FieldError(f"Неизвестная категория ТС «{raw}»", "vehicle.category")
+        raise FieldError(f"Неизвестная категория ТС {_shown(raw)}", "vehicle.category")
     if letter == "A":
         return "AM"
     if letter == "B":
@@ -114,11 +131,11 @@ def tariff_category(vehicle: Mapping[str, Any], owner: OwnerType, purpose: str) 
 
 
 def _required_positive(vehicle: Mapping[str, Any], key: str, what: str) -> Decimal:
-    """A vehicle figure that refines the tariff category (truck mass, bus seats)."""
-    value = _positive(vehicle.get(key), f"vehicle.{key}", what)
-    if value is None:
+    """A vehicle figure that refines the tariff category (truck mass, bus seats): a whole JSON number."""
+    if vehicle.get(key) is None:
         raise FieldError(f"Укажите {what}", f"vehicle.{key}")
-    return value
+    maximum = MAX_MASS_KG if key == "max_mass_kg" else MAX_SEATS
+    return parse_number(vehicle[key], f"vehicle.{key}", what, maximum=maximum, places=0)
 
 
 def parse_request(doc: Mapping[str, Any]) -> QuoteRequest:
@@ -142,9 +159,7 @@ def parse_request(doc: Mapping[str, Any]) -> QuoteRequest:
         )
     region_code, locality, kt = _territory(doc.get("territory"), registration)
     drivers, owner_kbm = _drivers(doc)
-    period_months = _optional_int(doc, "period_months", "период")
-    if period_months is not None and not 1 <= period_months <= 12:
-        raise FieldError("Период — от 1 до 12 месяцев", "period_months")
+    period_months = _optional_int(doc, "period_months", "период, месяцев", Decimal(12))
     return QuoteRequest(
         start_date=start,
         category=tariff_category(vehicle, owner, purpose),
@@ -156,9 +171,9 @@ def parse_request(doc: Mapping[str, Any]) -> QuoteRequest:
         region_code=region_code,
         locality=locality,
         kt=kt,
-        base_rate=_positive(doc.get("base_rate"), "base_rate", "базовая ставка"),
+        base_rate=_base_rate(doc.get("base_rate")),
         period_months=period_months,
-        period_days=_optional_int(doc, "period_days", "срок"),
+        period_days=_optional_int(doc, "period_days", "срок, дней", MAX_PERIOD_DAYS),
         drivers=drivers,
         owner_kbm_class=owner_kbm,
         violations=_bool(doc.get("violations", False), "violations", "Нарушения"),
@@ -167,7 +182,7 @@ def parse_request(doc: Mapping[str, Any]) -> QuoteRequest:
 
 def _choice(value: object, allowed: Mapping[str, str], path: str, what: str) -> str:
     if not isinstance(value, str) or value not in allowed:
-        raise FieldError(f"Неизвестное значение поля «{what}»: {value!r} (допустимо: {', '.join(allowed)})", path)
+        raise FieldError(f"Неизвестное значение поля «{what}»: {_shown(value)} (допустимо: {', '.join(allowed)})", path)
     return value
 
 
@@ -184,26 +199,31 @@ def _registration(value: object) -> Registration:
     return Registration(_choice(value, kinds, "vehicle.registered", "регистрация ТС"))
 
 
-def _positive(value: object, path: str, what: str) -> Decimal | None:
-    """An optional positive decimal (None when absent or null)."""
+def _base_rate(value: object) -> Decimal | None:
+    """The insurer's ТБ in roubles: money, so the amount rule (a JSON number or ASCII digits as text)."""
     if value is None:
         return None
-    number = parse_decimal(value, path, what)
-    if number <= 0:
-        raise FieldError(f"{what.capitalize()}: нужно число больше нуля", path)
-    return number
+    parse_amount(value, "base_rate", "базовая ставка", maximum=MAX_BASE_RATE)
+    # As given (8665, not 8665.00): the exact product and the explanation keep the rate's own digits.
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def _optional_int(doc: Mapping[str, Any], key: str, what: str) -> int | None:
-    return _int(doc[key], key, what) if doc.get(key) is not None else None
+def _optional_int(doc: Mapping[str, Any], key: str, what: str, maximum: Decimal) -> int | None:
+    return _int(doc[key], key, what, maximum) if doc.get(key) is not None else None
 
 
 def _power_hp(vehicle: Mapping[str, Any]) -> Decimal | None:
-    """Engine power in hp; kW are converted (1 kW = 1.35962 hp)."""
+    """Engine power in hp, a JSON number with at most two decimals; kW are converted (1 kW = 1.35962 hp)."""
     if vehicle.get("power_hp") is not None:
-        return _positive(vehicle["power_hp"], "vehicle.power_hp", "мощность двигателя")
-    kw = _positive(vehicle.get("power_kw"), "vehicle.power_kw", "мощность двигателя")
-    return kw * HP_PER_KW if kw is not None else None
+        return parse_number(
+            vehicle["power_hp"], "vehicle.power_hp", "мощность двигателя, л.с.", maximum=MAX_POWER_HP, places=2
+        )
+    if vehicle.get("power_kw") is None:
+        return None
+    kw = parse_number(
+        vehicle["power_kw"], "vehicle.power_kw", "мощность двигателя, кВт", maximum=MAX_POWER_KW, places=2
+    )
+    return kw * HP_PER_KW
 
 
 def _territory(value: object, registration: Registration) -> tuple[str | None, str | None, Decimal | None]:
@@ -214,14 +234,16 @@ def _territory(value: object, registration: Registration) -> tuple[str | None, s
         return None, None, None
     territory = _object(value, "territory", "Территория")
     if "kt" in territory:
-        return None, None, _positive(territory["kt"], "territory.kt", "КТ")
+        # A coefficient as written in the directive: a JSON number or its digits as text ("1.8").
+        return None, None, parse_number(territory["kt"], "territory.kt", "КТ", maximum=MAX_KT, places=4, text=True)
     code = territory.get("region_code")
-    if isinstance(code, bool) or not isinstance(code, str | int) or not str(code).strip().isdigit():
+    text = code.strip() if isinstance(code, str) else str(code) if type(code) is int and 0 < code < 1000 else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
         raise FieldError("Код региона: число, например 77", "territory.region_code")
     locality = territory.get("locality")
     if locality is not None and not isinstance(locality, str):
         raise FieldError("Населённый пункт: ожидается строка", "territory.locality")
-    return str(code).strip().zfill(2), (locality.strip() or None) if locality else None, None
+    return text.zfill(2), (locality.strip() or None) if locality else None, None
 
 
 _DRIVER_FIELDS = (("birth_date", "дату рождения"), ("licence_date", "дату начала стажа"), ("kbm_class", "класс КБМ"))

@@ -18,6 +18,8 @@ from kiosk.validation import (
     normalize_phone,
     normalize_plate,
     normalize_vin,
+    parse_decimal,
+    parse_iso_date,
 )
 
 
@@ -83,3 +85,24 @@ def test_no_input_crashes_a_validator(value: object) -> None:
             assert error.message and error.field == "field"
         else:
             assert isinstance(result, str) and result
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize(
+    ("validator", "value"),
+    [
+        (normalize_plate, "А123ВС77"),
+        (normalize_passport, "4510 123456"),
+        (normalize_licence, "77 01 123456"),
+        (normalize_phone, "+7 916 123-45-67"),
+        (parse_iso_date, "2026-12-01"),
+        (parse_decimal, "110.5"),
+    ],
+)
+def test_digits_that_only_look_like_digits_are_refused(validator: Callable[[str, str], object], value: str) -> None:
+    validator(value, "field")  # the ASCII original is fine
+
+    with pytest.raises(FieldError):
+        validator(value.translate(FULL_WIDTH), "field")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+import stat
 import uuid
 from collections import namedtuple
 from pathlib import Path
@@ -161,6 +163,17 @@ def test_backup_is_a_verified_copy_of_the_journal(rig: Rig, tmp_path: Path) -> N
     assert result.verified and result.sales == 1 and result.integrity == "ok"
     with sqlite3.connect(result.path) as copy:
         assert copy.execute("SELECT state FROM sales").fetchone()[0] == "completed"
+
+
+def test_a_backup_copy_is_the_owners_only_whatever_the_umask(rig: Rig, tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        result = diag(rig, tmp_path).backup(tmp_path / "usb", ACTOR)
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(result.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "usb").stat().st_mode) == 0o700
 
 
 def test_last_log_lines_and_sales_are_there_for_the_technician(rig: Rig, tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_policies_ending_in_the_next_30_days_are_priced_with_next_years_classes(
     start = today + dt.timedelta(days=10)
     expected = engine.quote(parse_request({
         "date": start.isoformat(), "owner": {"type": "individual"},
-        "vehicle": {"category": "B", "power_hp": "106", "purpose": "personal", "trailer": False},
+        "vehicle": {"category": "B", "power_hp": 106, "purpose": "personal", "trailer": False},
         "territory": {"region_code": "77", "locality": "Москва"}, "period_months": 12,
         "drivers": [{"birth_date": "1980-01-01", "licence_date": "2000-05-05",
                      "kbm_class": next_kbm_class(engine.tariff_for(start), "10", 0)}],
