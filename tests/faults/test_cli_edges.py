@@ -66,7 +66,8 @@ KIOSK_CASES = [
     kiosk("demo", "--printer-url", "lpt://x", code=2, words="адрес принтера"),
     kiosk("demo", "--terminal-url", "bogus://x", code=2, words="адрес терминала"),
     kiosk("demo", "--terminal-url", NODEV, code=3, words="устройство недоступно"),
-    bare_kiosk("--config", "{tmp}/file-data.toml", "demo", code=74, words="ошибка ввода-вывода"),
+    # A data directory that is a file is the journal guard's refusal (exit 75), like a read-only one.
+    bare_kiosk("--config", "{tmp}/file-data.toml", "demo", code=75, words="no sale on it"),
     kiosk("journal", "--limit", "-1", code=2, words="--limit"),
     bare_kiosk("--config", "{tmp}/missing.toml", "journal", code=2, words="ошибка конфигурации"),
     kiosk("diag", "--terminal-url", "bogus://x", code=2, words="адрес терминала"),
@@ -121,6 +122,8 @@ SERVER_CASES = [
     server("operator", "add", "bob", "--password-stdin", "--config", "{tmp}/missing.toml", stdin="x" * 12, code=2),
     server("renewals", "--date", "2026-13-01", code=2, words="--date"),
     server("renewals", "--workers", "0", code=2, words="--workers"),
+    server("keys", "rotate", "--config", "{tmp}/missing.toml", code=2, words="configuration"),
+    server("keys", "spin", code=2, words="invalid choice"),
 ]
 
 
@@ -160,9 +163,9 @@ def run_case(case: Case, rig: dict[str, Path]) -> subprocess.CompletedProcess[st
     tmp = rig["tmp"]
     args = [a.format(tmp=tmp, config=rig["config"]) for a in case.args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OSAGO_", "DISPLAY", "WAYLAND"))}
-    env.update({"OSAGO_SERVER_CONFIG": str(CONFIG / "server.toml"), "OSAGO_SERVER_DATA__DIR": str(tmp / "server"),
+    env.update({"OSAGO_SERVER_CONFIG": str(CONFIG / "server.toml"), "OSAGO_SERVER_DATA__DIR": str(tmp / "server-data"),
                 "OSAGO_KIOSK_CONFIG": str(rig["config"]), "KIVY_NO_ARGS": "1"})  # fmt: skip
-    return subprocess.run([sys.executable, "-m", case.program, *args], input=case.stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-P", "-m", case.program, *args], input=case.stdin, capture_output=True,
                           text=True, timeout=120, check=False, cwd=tmp, env=env)  # fmt: skip
 
 
