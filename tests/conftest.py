@@ -20,6 +20,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``) every ``serial_only`` test goes to the same worker: there
+    is one pcscd per machine."""
+    for item in items:
+        if item.get_closest_marker("serial_only") is not None:
+            item.add_marker(pytest.mark.xdist_group("serial_only"))
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The repository checkout."""
